@@ -1,0 +1,44 @@
+"""aggregator: local articles and remote feeds -> ranked per-topic RSS 2.0,
+Atom 1.0 and JSON Feed 1.1.
+
+The public API is small::
+
+    from aggregator import load_config, build
+    config = load_config("config.yaml")
+    report = build(config)            # writes config.output_dir
+    print(report.summary(), report.exit_code)
+
+See :func:`build` for its options (``now``, ``executor``, ``offline``...).
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("aggregator")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+from .config import Config, load_config  # noqa: E402
+from .errors import AggregatorError, ConfigError, FetchError, LockedError, SourceError, WriteError  # noqa: E402
+from .model import Article, FeedInfo, Problem  # noqa: E402
+from .pipeline import build  # noqa: E402
+from .report import Report  # noqa: E402
+
+__all__ = [
+    "AggregatorError",
+    "Article",
+    "Config",
+    "ConfigError",
+    "FeedInfo",
+    "FetchError",
+    "LockedError",
+    "Problem",
+    "Report",
+    "SourceError",
+    "WriteError",
+    "__version__",
+    "build",
+    "load_config",
+]

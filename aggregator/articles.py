@@ -1,0 +1,289 @@
+"""Front matter mapping + body -> :class:`~aggregator.model.Article`.  Pure.
+
+The field policy (what is required, what is dropped with a warning) is
+documented in the README under "Article format"; in short an article needs
+a title, an http(s) link (``webUrl``, else ``originalUrl``) and a parseable
+``publishedDateTime``; anything else that is malformed is dropped with a
+warning and never stops the article.  ``secured`` is never read.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+import cmarkgfm
+from cmarkgfm.cmark import Options
+from dateutil import parser as dateparser
+
+from .frontmatter import FrontMatterError, decode, parse_yaml, split
+from .model import Article, Image, ParseResult, Problem, Provider, Related
+from .text import NAME_MAX, SUMMARY_MAX, TITLE_MAX, clean_text, sanitize_embed, sanitize_html
+from .urls import canonical_url, normalize_url, resolve_url
+
+TOPIC_MAX = 100
+MAX_RELATED = 20
+MAX_TAGS = 30
+MAX_BODY = 1024 * 1024
+_BOOL_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+HTML_SUFFIXES = (".html", ".htm")
+
+
+@dataclass(frozen=True, slots=True)
+class ParseOptions:
+    """The settings that change what a file parses to (part of cache keys)."""
+
+    parser: str = "auto"
+    max_topics: int = 20
+    max_front_matter: int = 256 * 1024
+
+
+class _Skip(Exception):
+    """The article cannot be published; ``str()`` is the reason."""
+
+
+def parse_article(data: bytes, path: str, options: ParseOptions = ParseOptions()) -> ParseResult:
+    """Parse one article file's bytes.  Never raises for bad input: the
+    file is skipped with a :class:`Problem` naming ``path`` and the reason."""
+    try:
+        front, body = split(decode(data), options.max_front_matter)
+        fields = parse_yaml(front, options.parser)
+    except FrontMatterError as exc:
+        return ParseResult(problems=(Problem(path, str(exc), "skipped", exc.line),))
+    warnings: list[str] = []
+    try:
+        article = build_article(fields, body, path, options, warnings)
+    except _Skip as exc:
+        return ParseResult(problems=(Problem(path, str(exc), "skipped"),))
+    problems = tuple(Problem(path, w, "warning") for w in warnings)
+    return ParseResult(articles=(article,), problems=problems)
+
+
+def build_article(fields: Mapping[str, Any], body: str, path: str, options: ParseOptions,
+                  warnings: list[str]) -> Article:
+    title = fields.get("title")
+    if not isinstance(title, (str, int, float)) or isinstance(title, bool):
+        raise _Skip("missing title" if title is None else f"title is a {type(title).__name__}, not text")
+    title = clean_text(str(title), TITLE_MAX)
+    if not title:
+        raise _Skip("empty title")
+    url = _link(fields)
+    published = to_datetime(fields.get("publishedDateTime"))
+    if published is None:
+        raw = fields.get("publishedDateTime")
+        raise _Skip("missing publishedDateTime" if raw is None else f"unparseable publishedDateTime {_short(raw)}")
+    return Article(
+        id=canonical_url(url),
+        url=url,
+        title=title,
+        published=published,
+        origin=path,
+        summary=_text(fields, "excerpt", SUMMARY_MAX, warnings, single_line=False),
+        content_html=_body(body, path, url),
+        updated=_optional_date(fields, "updatedDateTime", warnings),
+        topics=_topics(fields.get("topics"), options.max_topics, warnings),
+        tags=_names(fields.get("tags"), "tags", MAX_TAGS, warnings),
+        category=_text(fields, "category", NAME_MAX, warnings) or None,
+        kind=_text(fields, "type", NAME_MAX, warnings) or None,
+        quality=_number(fields, "quality", warnings),
+        heat=_heat(fields, warnings),
+        is_published=_bool(fields, "published", warnings),
+        removed=_bool(fields, "removed", warnings) is True,
+        original_url=normalize_url(fields["originalUrl"]) if isinstance(fields.get("originalUrl"), str) else None,
+        provider=_provider(fields.get("provider"), url),
+        image=_image(fields.get("images"), url),
+        related=_related(fields.get("related"), url),
+        featured_html=_featured(fields.get("featuredContent"), url),
+    )
+
+
+def _link(fields: Mapping[str, Any]) -> str:
+    for key in ("webUrl", "originalUrl"):
+        value = fields.get(key)
+        if isinstance(value, str) and value.strip():
+            url = normalize_url(value)
+            if url is None:
+                raise _Skip(f"{key} is not an absolute http(s) URL: {_short(value)}")
+            return url
+    raise _Skip("no link (webUrl or originalUrl)")
+
+
+def to_datetime(value: object) -> datetime | None:
+    """A YAML date value -> aware UTC datetime; naive values are taken as
+    UTC, a bare date as midnight UTC; ``None`` when unusable."""
+    try:
+        if isinstance(value, datetime):
+            moment = value
+        elif isinstance(value, date):
+            moment = datetime.combine(value, time(0, 0))
+        elif isinstance(value, str) and value.strip():
+            text = value.strip()
+            try:
+                moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+            except ValueError:
+                moment = dateparser.parse(text)
+        else:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError, TypeError, dateparser.ParserError):
+        return None
+
+
+def _optional_date(fields: Mapping[str, Any], key: str, warnings: list[str]) -> datetime | None:
+    value = fields.get(key)
+    if value is None:
+        return None
+    moment = to_datetime(value)
+    if moment is None:
+        warnings.append(f"{key}: unparseable date {_short(value)} ignored")
+    return moment
+
+
+def _text(fields: Mapping[str, Any], key: str, limit: int, warnings: list[str], *, single_line: bool = True) -> str:
+    value = fields.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        warnings.append(f"{key}: expected text, got {type(value).__name__}; ignored")
+        return ""
+    return clean_text(str(value), limit, single_line=single_line)
+
+
+def _number(fields: Mapping[str, Any], key: str, warnings: list[str]) -> float | None:
+    value = fields.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        warnings.append(f"{key}: expected a number, got {_short(value)}; ignored")
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        warnings.append(f"{key}: not a finite number ({_short(value)}); ignored")
+        return None
+    return number
+
+
+def _heat(fields: Mapping[str, Any], warnings: list[str]) -> float | None:
+    heat = _number(fields, "heat", warnings)
+    return None if heat is None or heat < 0 else heat  # -1 means unknown
+
+
+def _bool(fields: Mapping[str, Any], key: str, warnings: list[str]) -> bool | None:
+    value = fields.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    # YAML 1.1 (PyYAML) reads an unquoted yes/no as a bool, YAML 1.2 (yaml-rs)
+    # as a string; accept the words so both parsers give the same article.
+    if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
+        return _BOOL_WORDS[value.strip().lower()]
+    warnings.append(f"{key}: expected true or false, got {_short(value)}; ignored")
+    return None
+
+
+def _names(value: object, key: str, limit: int, warnings: list[str]) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]  # a bare string is one name, never a list of characters
+    if not isinstance(value, list):
+        warnings.append(f"{key}: expected a list, got {type(value).__name__}; ignored")
+        return ()
+    names: list[str] = []
+    for item in value:
+        if item is None:
+            continue  # null items occur in real data
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            warnings.append(f"{key}: item {_short(item)} is not text; dropped")
+            continue
+        name = clean_text(str(item), TOPIC_MAX)
+        if name and name not in names:
+            names.append(name)
+    if len(names) > limit:
+        warnings.append(f"{key}: {len(names)} given, only the first {limit} kept")
+    return tuple(names[:limit])
+
+
+def _topics(value: object, limit: int, warnings: list[str]) -> tuple[str, ...]:
+    return _names(value, "topics", limit, warnings)
+
+
+def _provider(value: object, article_url: str) -> Provider | None:
+    if not isinstance(value, Mapping):
+        return None
+    name = value.get("name")
+    domain = value.get("domain")
+    domain = clean_text(domain, NAME_MAX) if isinstance(domain, str) else None
+    home = normalize_url(f"https://{domain}/") if domain and "/" not in domain else None
+    if not isinstance(name, str) or not clean_text(name):
+        if not domain:
+            return None
+        name = domain
+    return Provider(name=clean_text(name, NAME_MAX), domain=domain or None, url=home)
+
+
+def _image(value: object, base: str) -> Image | None:
+    if not isinstance(value, list):
+        return None
+    for item in value:
+        if not isinstance(item, Mapping) or not isinstance(item.get("url"), str):
+            continue
+        url = resolve_url(item["url"], base)
+        if url is None:
+            continue
+        title = item.get("title")
+        return Image(url=url, width=_dimension(item.get("width")), height=_dimension(item.get("height")),
+                     title=clean_text(title, TITLE_MAX) or None if isinstance(title, str) else None)
+    return None
+
+
+def _dimension(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 100_000:
+        return value
+    return None
+
+
+def _related(value: object, base: str) -> tuple[Related, ...]:
+    if not isinstance(value, list):
+        return ()
+    found: list[Related] = []
+    for item in value[:200]:
+        if not isinstance(item, Mapping) or not isinstance(item.get("title"), str):
+            continue
+        link = item.get("webUrl") or item.get("originalUrl")
+        url = resolve_url(link, base) if isinstance(link, str) else None
+        title = clean_text(item["title"], TITLE_MAX)
+        if url and title and all(r.url != url for r in found):
+            found.append(Related(title=title, url=url))
+        if len(found) == MAX_RELATED:
+            break
+    return tuple(found)
+
+
+def _featured(value: object, base: str) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return sanitize_embed(value[:MAX_BODY], base) or None
+
+
+def _body(body: str, path: str, base: str) -> str | None:
+    if not body.strip():
+        return None
+    body = body[:MAX_BODY]
+    if not path.lower().endswith(HTML_SUFFIXES) and not body.lstrip().startswith("<"):
+        body = cmarkgfm.github_flavored_markdown_to_html(body, options=Options.CMARK_OPT_UNSAFE)
+    return sanitize_html(body, base) or None
+
+
+def _short(value: object) -> str:
+    text = repr(value) if not isinstance(value, (list, dict)) else type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+

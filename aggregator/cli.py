@@ -1,0 +1,127 @@
+"""The command line: a thin layer over :mod:`aggregator.pipeline`.
+
+Exit codes: 0 everything built · 1 built, but some inputs were skipped or
+failed · 2 fatal (usage, config, nothing built) · 3 another run holds the
+lock.  ``check``: 0 no problem · 1 problems found · 2 fatal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import __version__
+from .config import Config, load_config
+from .errors import AggregatorError, LockedError
+from .executor import make_executor
+from .output import atomic_write
+from .pipeline import build
+from .progress import progress_bar
+from .report import EXIT_FATAL, EXIT_LOCKED, Report
+
+log = logging.getLogger("aggregator")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aggregator", description="Ranked per-topic RSS, Atom and JSON feeds.")
+    parser.add_argument("--version", action="version", version=f"aggregator {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("build", "build the feeds"), ("check", "parse and validate everything, write nothing")):
+        cmd = commands.add_parser(name, help=text, description=text)
+        cmd.add_argument("-c", "--config", default="config.yaml", help="config file (default: config.yaml)")
+        cmd.add_argument("--articles", nargs="+", metavar="DIR", help="article folders (override the config)")
+        cmd.add_argument("--now", metavar="ISO8601", help="fix the clock (reproducible builds)")
+        cmd.add_argument("--workers", type=int, metavar="N", help="parse processes (default: every core)")
+        cmd.add_argument("--executor", choices=("local", "dask"), default="local", help="where parsing runs")
+        cmd.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (with --executor dask)")
+        cmd.add_argument("--offline", action="store_true", help="no network: use cached items of remote sources")
+        cmd.add_argument("--report", metavar="FILE", help="write a JSON report of the run")
+        cmd.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                         help="wait this long for another run to finish (default: exit 3 at once)")
+        verbosity = cmd.add_mutually_exclusive_group()
+        verbosity.add_argument("-v", "--verbose", action="store_true", help="list warnings and every source")
+        verbosity.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+        if name == "build":
+            cmd.add_argument("--output", metavar="DIR", help="output folder (overrides the config)")
+    serve = commands.add_parser("serve", help="serve the output folder over HTTP")
+    serve.add_argument("-c", "--config", default="config.yaml")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    logging.basicConfig(format="%(message)s", level=logging.INFO if getattr(args, "verbose", False)
+                        else logging.WARNING, stream=sys.stderr)
+    try:
+        config = _config(args)
+        if args.command == "serve":
+            from .serve import serve
+
+            serve(config.output_dir, host=args.host, port=args.port)
+            return 0
+        return _build(args, config)
+    except LockedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    except (AggregatorError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+
+
+def _config(args: argparse.Namespace) -> Config:
+    config = load_config(args.config)
+    changes: dict[str, object] = {}
+    if getattr(args, "articles", None):
+        changes["articles"] = tuple(str(Path(a).resolve()) for a in args.articles)
+    if getattr(args, "output", None):
+        changes["output"] = str(Path(args.output).resolve())
+    return dataclasses.replace(config, **changes) if changes else config  # type: ignore[arg-type]
+
+
+def _now(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"--now: expected an ISO 8601 date-time, got {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _build(args: argparse.Namespace, config: Config) -> int:
+    now = _now(args.now)
+    executor = make_executor(args.executor, args.workers, args.scheduler)
+    try:
+        with progress_bar(enabled=not args.quiet) as progress:
+            report = build(config, now=now, executor=executor, offline=args.offline, wait=args.wait,
+                           dry_run=args.command == "check", progress=progress)
+    finally:
+        executor.close()
+    _print(report, args)
+    if args.report:
+        data = json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
+        atomic_write(Path(args.report).resolve(), data.encode("utf-8"))
+    return report.exit_code
+
+
+def _print(report: Report, args: argparse.Namespace) -> None:
+    for problem in report.problems:
+        if problem.kind != "warning" or args.verbose:
+            print(f"{problem.kind}: {problem}", file=sys.stderr)
+    if args.verbose:
+        for source in report.sources:
+            line = f"source {source.url}: {source.status}, {source.items} items"
+            print(line + (f" ({source.error})" if source.error else ""), file=sys.stderr)
+    if not args.quiet or report.exit_code:
+        print(report.summary())

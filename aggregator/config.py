@@ -1,0 +1,156 @@
+"""``config.yaml``: loaded once, strictly, into frozen dataclasses.
+
+Every key, its type and its default is declared here; the README's config
+reference is checked against these declarations by a test.  Paths in the
+file are relative to the file's own folder and are resolved at load time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from .errors import ConfigError
+from .remote.settings import FetchSettings, SourceConfig
+from .settings import Lines, Seconds, build
+
+
+def _doc(text: str) -> dict[str, str]:
+    return {"doc": text}
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    title: str = field(metadata=_doc("Site name; feed titles are built from it (required)."))
+    base_url: str = field(metadata=_doc("URL where the output folder is served; every feed URL and self link is built from it (required)."))
+    description: str = field(default="", metadata=_doc("Feed description / subtitle. Default: built from the title and topic."))
+    language: str = field(default="en", metadata=_doc("Language code of the feeds (RFC 5646). Default `en`."))
+    author: str | None = field(default=None, metadata=_doc("Feed-level author name. Default: the site title."))
+    link: str | None = field(default=None, metadata=_doc("The site's home page (the feeds' alternate link). Default: `base_url`."))
+
+
+@dataclass(frozen=True)
+class ArticleFolder:
+    path: str = field(metadata=_doc("A folder (or glob) of article files, relative to the config file."))
+    exclude: tuple[str, ...] = field(default=(), metadata=_doc("Glob patterns (matched against the path relative to `path`) of files to leave out."))
+
+
+@dataclass(frozen=True)
+class FeedSettings:
+    max_items: int = field(default=50, metadata=_doc("Items per feed. Default 50."))
+    max_topics: int = field(default=20, metadata=_doc("Topics taken from one article; the rest are dropped with a warning. Default 20."))
+
+
+@dataclass(frozen=True)
+class RankingSettings:
+    mode: Literal["score", "latest"] = field(default="score", metadata=_doc("`score` (quality decaying with age) or `latest` (newest first). Default `score`."))
+    half_life: Seconds = field(default=Seconds(3 * 86400.0), metadata=_doc("Age at which an article's quality counts half. Default `3d`."))
+    default_quality: float = field(default=50.0, metadata=_doc("Quality of articles that carry none (newsletters, stats pages, remote items). Default 50."))
+    heat_weight: float = field(default=0.0, metadata=_doc("Added to the score per point of `heat` (unknown heat, -1, adds nothing). Default 0."))
+
+
+@dataclass(frozen=True)
+class FilterSettings:
+    published_only: bool = field(default=False, metadata=_doc("Publish only articles with `published: true`. Default false."))
+    min_quality: float | None = field(default=None, metadata=_doc("Publish only articles whose quality (or the default quality) is at least this. Default: no minimum."))
+    max_future: Seconds = field(default=Seconds(86400.0), metadata=_doc("Articles dated further than this ahead of now are skipped. Default `1d`."))
+
+
+@dataclass(frozen=True)
+class ParseSettings:
+    parser: Literal["auto", "yaml-rs", "pyyaml"] = field(default="auto", metadata=_doc("Front-matter YAML parser: `auto` (yaml-rs when installed, else PyYAML's safe loader), `yaml-rs` or `pyyaml`. Default `auto`."))
+    max_file_bytes: int = field(default=4 * 1024 * 1024, metadata=_doc("Larger article files are skipped. Default 4 MiB."))
+    max_front_matter_bytes: int = field(default=256 * 1024, metadata=_doc("Larger front matter is skipped. Default 256 KiB."))
+
+
+@dataclass(frozen=True)
+class Config:
+    site: SiteSettings = field(metadata=_doc("Site settings (required)."))
+    articles: tuple[str | ArticleFolder, ...] = field(default=("articles",), metadata=_doc("Folders or globs of article files, or `{path, exclude}` entries. Default `[articles]`."))
+    output: str = field(default="feeds", metadata=_doc("The output folder, published as is. Default `feeds`."))
+    state: str = field(default=".aggregator/state.db", metadata=_doc("The embedded state file (SQLite): caches, source validators, first-seen times. Never inside `output`. Default `.aggregator/state.db`."))
+    feeds: FeedSettings = field(default_factory=FeedSettings, metadata=_doc("Feed settings."))
+    ranking: RankingSettings = field(default_factory=RankingSettings, metadata=_doc("Ranking settings."))
+    filters: FilterSettings = field(default_factory=FilterSettings, metadata=_doc("Which articles are eligible."))
+    parse: ParseSettings = field(default_factory=ParseSettings, metadata=_doc("Article parsing settings."))
+    sources: tuple[SourceConfig, ...] = field(default=(), metadata=_doc("Remote feeds (RSS, Atom, JSON Feed)."))
+    fetch: FetchSettings = field(default_factory=FetchSettings, metadata=_doc("Limits and manners for fetching remote sources."))
+    # Set by load_config, not by the file: the folder relative paths start from.
+    root: Path = field(default=Path("."), metadata={"internal": True})
+
+    @property
+    def output_dir(self) -> Path:
+        return (self.root / self.output).resolve()
+
+    @property
+    def state_path(self) -> Path:
+        return (self.root / self.state).resolve()
+
+    def article_folders(self) -> tuple[ArticleFolder, ...]:
+        return tuple(a if isinstance(a, ArticleFolder) else ArticleFolder(path=a) for a in self.articles)
+
+    def with_overrides(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file; raise :class:`ConfigError` naming
+    the key and line of the first problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config: {exc}", path=str(path)) from None
+    return parse_config(text, name=str(path), root=path.resolve().parent)
+
+
+def parse_config(text: str, *, name: str = "config.yaml", root: Path = Path(".")) -> Config:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=name,
+                          line=mark.line + 1 if mark else None) from None
+    lines = Lines(name, _line_numbers(node) if node is not None else {})
+    if "root" in (data or {}) if isinstance(data, dict) else False:
+        raise lines.error(("root",), "unknown key")
+    config = build(Config, data, lines)
+    config = dataclasses.replace(config, root=root)
+    _check(config, lines)
+    return config
+
+
+def _check(config: Config, lines: Lines) -> None:
+    """Rules that span keys or need more than a type."""
+    from .urls import normalize_url
+
+    if normalize_url(config.site.base_url) is None:
+        raise lines.error(("site", "base_url"), f"expected an absolute http(s) URL, got {config.site.base_url!r}")
+    if config.feeds.max_items < 1:
+        raise lines.error(("feeds", "max_items"), "must be at least 1")
+    if config.ranking.half_life <= 0:
+        raise lines.error(("ranking", "half_life"), "must be more than 0")
+    if config.state_path.is_relative_to(config.output_dir):
+        raise lines.error(("state",), "the state file must not be inside the output folder (it is published as is)")
+    for i, source in enumerate(config.sources):
+        if normalize_url(source.url) is None:
+            raise lines.error(("sources", i, "url"), f"expected an http(s) URL, got {source.url!r}")
+
+
+def _line_numbers(node: yaml.Node, key: tuple[str | int, ...] = ()) -> dict[tuple[str | int, ...], int]:
+    found: dict[tuple[str | int, ...], int] = {key: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode):
+                child = key + (str(k.value),)
+                found.update(_line_numbers(v, child))
+                found[child] = k.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found.update(_line_numbers(item, key + (i,)))
+    return found

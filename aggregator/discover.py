@@ -1,0 +1,101 @@
+"""Finding article files: folders, globs, excludes, and the file system's
+oddities (symlink loops, links out of the folder, unreadable entries).
+
+Only regular files with an article suffix are taken.  A symlink is followed
+only when it resolves to a regular file inside the configured folder; the
+walk never follows symlinked folders, so loops cannot trap it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import ArticleFolder
+from .model import Problem
+
+SUFFIXES = (".md", ".markdown", ".txt", ".html")
+_GLOB_CHARS = set("*?[")
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    path: str
+    stat: tuple[int, int, int]  # size, mtime_ns, inode
+
+
+def discover(folders: tuple[ArticleFolder, ...], root: Path) -> tuple[list[Found], list[Problem]]:
+    """Every article file under the configured folders, sorted by path."""
+    found: dict[str, Found] = {}
+    problems: list[Problem] = []
+    for folder in folders:
+        for item in _entries(folder, root, problems):
+            found.setdefault(item.path, item)
+    return sorted(found.values(), key=lambda f: f.path), problems
+
+
+def _entries(folder: ArticleFolder, root: Path, problems: list[Problem]) -> Iterator[Found]:
+    pattern = str(root / folder.path)
+    if _GLOB_CHARS & set(folder.path):
+        for match in sorted(glob.glob(pattern, recursive=True)):
+            path = Path(match)
+            base = Path(glob.escape(str(root)))  # excludes are relative to the config folder here
+            if path.is_dir() and not path.is_symlink():
+                yield from _walk(path, folder.exclude, problems)
+            else:
+                yield from _file(path, path.parent, folder.exclude, problems, base=base)
+        return
+    top = Path(pattern)
+    if not top.exists():
+        problems.append(Problem(str(top), "article folder does not exist", "failed"))
+        return
+    if top.is_file():
+        yield from _file(top, top.parent, folder.exclude, problems)
+        return
+    yield from _walk(top, folder.exclude, problems)
+
+
+def _walk(top: Path, exclude: tuple[str, ...], problems: list[Problem]) -> Iterator[Found]:
+    def on_error(error: OSError) -> None:
+        problems.append(Problem(str(error.filename or top), f"cannot list folder: {error.strerror}", "failed"))
+
+    for dirpath, dirnames, filenames in os.walk(top, onerror=on_error, followlinks=False):
+        dirnames.sort()
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in sorted(filenames):
+            if name.startswith(".") or not name.lower().endswith(SUFFIXES):
+                continue
+            yield from _file(Path(dirpath) / name, top, exclude, problems)
+
+
+def _file(path: Path, top: Path, exclude: tuple[str, ...], problems: list[Problem],
+          base: Path | None = None) -> Iterator[Found]:
+    relative = os.path.relpath(path, top)
+    if any(fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(path.name, pattern) for pattern in exclude):
+        return
+    if not path.name.lower().endswith(SUFFIXES):
+        return
+    try:
+        if path.is_symlink():
+            target = path.resolve(strict=True)
+            if not target.is_relative_to(top.resolve()):
+                problems.append(Problem(str(path), "symlink points outside the article folder", "skipped"))
+                return
+        st = path.stat()
+    except (OSError, RuntimeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        problems.append(Problem(str(path), f"cannot read: {reason}", "failed"))
+        return
+    if not _is_regular(st.st_mode):
+        return  # a folder named *.txt, a socket...: not an article
+    yield Found(str(path), (st.st_size, st.st_mtime_ns, st.st_ino))
+
+
+def _is_regular(mode: int) -> bool:
+    import stat
+
+    return stat.S_ISREG(mode)

@@ -1,0 +1,142 @@
+"""Article file bytes -> (front matter mapping, body text).  Pure.
+
+Framing rules (see README "Article format"): an optional UTF-8 BOM; the
+first line is ``---``; the front matter ends at the next line that is
+``---`` (trailing spaces allowed); the rest is the body.  LF and CRLF are
+both accepted.  The front matter must be a YAML mapping.
+
+YAML is only ever loaded with a safe loader: yaml-rs (a Rust parser with no
+tags that execute code, a nesting limit and alias limits) or PyYAML's safe
+loader (C when available).  Deeply nested flow collections are refused
+before PyYAML sees them, because libyaml recursion can overflow the C stack
+(a segfault no ``except`` can catch).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import yaml
+
+MAX_DEPTH = 50
+
+try:  # the fast path is optional: PyYAML stays the reference
+    import yaml_rs
+except ImportError:  # pragma: no cover - exercised only without yaml-rs
+    yaml_rs = None
+
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_CLOSE = re.compile(r"^---[ \t]*$", re.M)
+_OPEN = re.compile(r"---[ \t]*\n")
+
+
+class FrontMatterError(ValueError):
+    """The file cannot be read as an article; ``str()`` is the reason."""
+
+    def __init__(self, reason: str, line: int | None = None):
+        super().__init__(reason)
+        self.line = line
+
+
+def decode(data: bytes) -> str:
+    """Strict UTF-8 (BOM dropped), newlines normalised to LF."""
+    if not data.strip():
+        raise FrontMatterError("empty file")
+    if b"\x00" in data:
+        raise FrontMatterError("binary file (contains NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FrontMatterError(f"not UTF-8 text (invalid byte at offset {exc.start})") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def split(text: str, max_front_matter: int = 256 * 1024) -> tuple[str, str]:
+    """Split a decoded file into front matter text and body."""
+    if not _OPEN.match(text):
+        raise FrontMatterError("no front matter (the first line must be ---)", line=1)
+    start = text.index("\n") + 1
+    end = _CLOSE.search(text, start)
+    if end is None:
+        raise FrontMatterError("unterminated front matter (no closing --- line)")
+    front = text[start:end.start()]
+    if len(front) > max_front_matter:
+        raise FrontMatterError(f"front matter larger than {max_front_matter} bytes")
+    body = text[end.end() + 1:]
+    return front, body
+
+
+def flow_depth(text: str) -> int:
+    """Maximum nesting of ``[``/``{`` outside quotes: an upper bound on the
+    YAML nesting of flow collections, computed without recursion."""
+    depth = deepest = 0
+    quote = ""
+    for char in text:
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}" and depth:
+            depth -= 1
+    return deepest
+
+
+def parse_yaml(front: str, parser: str = "auto") -> Mapping[str, Any]:
+    """Parse front matter text to a mapping with a safe loader."""
+    if front.count("[") + front.count("{") > MAX_DEPTH and flow_depth(front) > MAX_DEPTH:
+        raise FrontMatterError(f"front matter nested deeper than {MAX_DEPTH} levels")
+    load = _loader(parser)
+    try:
+        data = load(front)
+    except FrontMatterError:
+        raise
+    except RecursionError:
+        raise FrontMatterError("front matter nested too deeply") from None
+    except Exception as exc:  # noqa: BLE001 - any parser failure is this file's problem
+        raise FrontMatterError(f"invalid YAML: {_one_line(exc)}", line=_error_line(exc)) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise FrontMatterError(f"front matter is a {type(data).__name__}, not a mapping")
+    return data
+
+
+def _loader(parser: str) -> Callable[[str], Any]:
+    if parser == "yaml-rs" or (parser == "auto" and yaml_rs is not None):
+        if yaml_rs is None:
+            raise FrontMatterError("parser yaml-rs requested but not installed")
+        return _load_yaml_rs
+    return _load_pyyaml
+
+
+def _load_yaml_rs(front: str) -> Any:
+    assert yaml_rs is not None
+    return yaml_rs.loads(front)
+
+
+def _load_pyyaml(front: str) -> Any:
+    return yaml.load(front, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200]
+
+
+def _error_line(exc: BaseException) -> int | None:
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return int(mark.line) + 2  # +1 for 1-based, +1 for the opening ---
+    m = re.search(r"line (\d+)", str(exc))
+    return int(m.group(1)) + 1 if m else None
+
+
+def is_finite_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,38 @@
+"""One run at a time: a kernel file lock beside the state file.
+
+``flock`` locks vanish with the process that held them, so a crashed or
+killed run never leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import LockedError
+
+
+@contextmanager
+def run_lock(state_path: Path, wait: float = 0.0) -> Iterator[None]:
+    """Hold ``<state>.lock`` for the duration; raise :class:`LockedError`
+    if another run holds it for longer than ``wait`` seconds."""
+    lock_path = state_path.with_name(state_path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockedError(f"{lock_path}: another run is in progress") from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

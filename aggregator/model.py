@@ -1,0 +1,124 @@
+"""The one data type that flows collector -> ranker -> writers.
+
+Everything here is stdlib only, frozen and picklable, so articles can cross
+process boundaries (the parse pool, Dask workers) and be cached in the state
+store unchanged.  Datetimes are always aware and in UTC; collections are
+tuples so an ``Article`` is hashable and cannot be mutated by accident.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """Who published the article (shown as author and source)."""
+
+    name: str
+    domain: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    url: str
+    width: int | None = None
+    height: int | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """A related article, published as a link."""
+
+    title: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One article, from a local file or a remote feed item.
+
+    ``id`` is the canonical URL (see :func:`aggregator.urls.canonical_url`):
+    the identity used for duplicate detection and as the stable item id in
+    every output format.  ``url`` is the link published to readers.
+    ``content_html`` and ``featured_html`` are already sanitised; ``title``
+    and ``summary`` are plain text already stripped of XML-illegal characters.
+    ``quality`` is ``None`` when the input carried none: the ranker applies
+    the configured default, so changing that default does not invalidate
+    cached articles.
+    """
+
+    id: str
+    url: str
+    title: str
+    published: datetime
+    origin: str  # file path or source URL; reported in problems, last tie-break
+    summary: str = ""
+    content_html: str | None = None
+    updated: datetime | None = None
+    topics: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    category: str | None = None
+    kind: str | None = None  # the front matter's ``type`` (article, video, ...)
+    quality: float | None = None
+    heat: float | None = None
+    is_published: bool | None = None
+    removed: bool = False
+    original_url: str | None = None
+    provider: Provider | None = None
+    image: Image | None = None
+    related: tuple[Related, ...] = ()
+    featured_html: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """An expected failure, reported instead of raised.
+
+    ``where`` is a file path or URL; ``line`` is set when known.  ``kind``
+    says what happened to the input: ``skipped`` (its content was rejected),
+    ``failed`` (it could not be read or fetched: an I/O error), or
+    ``warning`` (it was used, but something in it was dropped or fixed).
+    """
+
+    where: str
+    reason: str
+    kind: str = "skipped"
+    line: int | None = None
+
+    def __str__(self) -> str:
+        place = f"{self.where}:{self.line}" if self.line else self.where
+        return f"{place}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    """What parsing one input yields: articles and problems, never raises."""
+
+    articles: tuple[Article, ...] = ()
+    problems: tuple[Problem, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedInfo:
+    """One published feed, as listed in the manifest, OPML and index page.
+
+    ``files`` maps a format name (``rss``, ``atom``, ``json``) to the file's
+    path relative to the output folder.  ``newest`` holds the first items
+    of the feed in feed order; ``per_day`` counts the feed's articles per
+    day over the 30 days ending on the day of its newest article (oldest
+    first), so pages built from it do not change as time passes.
+    """
+
+    kind: str  # "all" | "topic" | "custom" | "archive"
+    slug: str
+    title: str
+    topic: str | None
+    items: int
+    files: tuple[tuple[str, str], ...]
+    updated: datetime | None = None
+    newest: tuple[Article, ...] = ()
+    per_day: tuple[int, ...] = ()

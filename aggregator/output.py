@@ -1,0 +1,107 @@
+"""Writing the output folder: atomic, idempotent, confined.
+
+Every file is written to a temporary file in its own folder, flushed,
+fsynced and renamed over the old one, then the folder is fsynced, so a run
+killed at any instant leaves each file either old or new and complete.  A
+file whose bytes are unchanged is not touched (its mtime stays), so a
+rebuild with nothing new rewrites nothing and HTTP validators stay valid.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import WriteError
+
+TEMP_PREFIX = ".tmp-aggregator-"
+
+
+def confined(root: Path, relative: str) -> Path:
+    """``root / relative``, refusing anything that would land outside
+    ``root`` (absolute paths, ``..``, symlinked folders)."""
+    target = (root / relative).resolve()
+    if not target.is_relative_to(root.resolve()) or target == root.resolve():
+        raise WriteError(f"{relative}: refusing to write outside {root}")
+    return target
+
+
+def write_if_changed(root: Path, relative: str, data: bytes) -> bool:
+    """Atomically write ``data`` to ``root/relative`` unless it already
+    holds exactly these bytes.  Returns True when the file was written."""
+    path = confined(root, relative)
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise WriteError(f"{path}: {exc.strerror or exc}") from None
+    atomic_write(path, data)
+    return True
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=folder)
+    except OSError as exc:
+        raise WriteError(f"{path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o644)  # mkstemp makes 0600; the folder is published
+        os.replace(temp, path)
+    except BaseException as exc:
+        _remove_quietly(Path(temp))
+        if isinstance(exc, OSError):
+            raise WriteError(f"{path}: {exc.strerror or exc}") from None
+        raise
+    fsync_dir(folder)
+
+
+def fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot fsync a folder; the rename stands
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temps(root: Path) -> int:
+    """Delete temporary files left by a run that was killed mid-write."""
+    removed = 0
+    if not root.is_dir():
+        return 0
+    for path in root.rglob(f"{TEMP_PREFIX}*"):
+        if path.is_file() and not path.is_symlink():
+            _remove_quietly(path)
+            removed += 1
+    return removed
+
+
+def remove_file(root: Path, relative: str) -> bool:
+    path = confined(root, relative)
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise WriteError(f"{path}: {exc.strerror or exc}") from None
+    return True
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass

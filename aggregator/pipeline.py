@@ -1,0 +1,141 @@
+"""A whole run: collect -> rank -> render -> write, and the report.
+
+This is the library's main entry point (:func:`build`); the CLI is a thin
+layer over it.  The world is passed in: the clock (``now``), the executor,
+the HTTP transport; nothing here reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .articles import ParseOptions
+from .collect import CollectStats, collect_local
+from .config import Config
+from .discover import discover
+from .executor import Executor, SerialExecutor
+from .lock import run_lock
+from .model import Article, FeedInfo, Problem
+from .output import remove_file, remove_stale_temps, write_if_changed
+from .publish import manifest_entry, plan_feeds, render_site
+from .rank import Ranker, Ranking
+from .report import Report
+from .store import Store
+
+Progress = Callable[[str, int, int | None], None]  # stage, advance, total
+
+
+def parse_options(config: Config) -> ParseOptions:
+    return ParseOptions(parser=config.parse.parser, max_topics=config.feeds.max_topics,
+                        max_front_matter=config.parse.max_front_matter_bytes)
+
+
+def build(config: Config, *, now: datetime | None = None, executor: Executor | None = None,
+          offline: bool = False, transport: Any = None, resolver: Any = None, wait: float = 0.0,
+          dry_run: bool = False, progress: Progress | None = None) -> Report:
+    """Build every feed of ``config``; return the :class:`Report`.
+
+    Raises :class:`~aggregator.errors.LockedError` when another run holds
+    the lock (after ``wait`` seconds) and other
+    :class:`~aggregator.errors.AggregatorError` s when nothing can be built.
+    ``dry_run`` parses and ranks everything but writes nothing (``check``).
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    with run_lock(config.state_path, wait):
+        store = Store(config.state_path)
+        try:
+            report = _run(config, store, now, executor or SerialExecutor(), offline, transport, resolver,
+                          dry_run, progress)
+            store.commit()
+        finally:
+            store.close()
+    return report
+
+
+def _run(config: Config, store: Store, now: datetime, executor: Executor, offline: bool, transport: Any,
+         resolver: Any, dry_run: bool, progress: Progress | None) -> Report:
+    started = time.perf_counter()
+    report = Report(dry_run=dry_run)
+    ranker = Ranker(config.ranking, config.filters, now)
+    files, problems = discover(config.article_folders(), config.root)
+    report.problems.extend(problems)
+    stats = CollectStats()
+    tick = (lambda n: progress("parse", n, len(files))) if progress else None
+    for _path, result in collect_local(files, store, executor, parse_options(config), __version__,
+                                       max_bytes=config.parse.max_file_bytes, stats=stats, progress=tick):
+        report.problems.extend(result.problems)
+        for article in result.articles:
+            report.articles += 1
+            problem = ranker.add(article)
+            if problem:
+                report.problems.append(problem)
+    report.files, report.parsed = stats.files, stats.parsed
+    report.timings["collect"] = time.perf_counter() - started
+    remote: dict[tuple[str, str], Article] = {}
+    if config.sources:
+        remote = _collect_remote(config, store, now, offline, transport, resolver, ranker, report)
+    report.timings["fetch"] = time.perf_counter() - started - report.timings["collect"]
+    ranking = ranker.result(config.feeds.max_items)
+    report.eligible, report.filtered = ranking.eligible, ranker.filtered
+    report.problems.sort(key=lambda p: (p.where, p.line or 0, p.kind, p.reason))
+
+    def load(origin: str, article_id: str) -> Article | None:
+        return remote.get((origin, article_id)) or store.load_article(origin, article_id)
+
+    feeds = plan_feeds(config, ranking, load)
+    report.feeds = len(feeds)
+    if not dry_run:
+        mark = time.perf_counter()
+        _write(config, store, feeds, report, progress)
+        report.timings["write"] = time.perf_counter() - mark
+    report.timings["total"] = time.perf_counter() - started
+    return report
+
+
+def _collect_remote(config: Config, store: Store, now: datetime, offline: bool, transport: Any, resolver: Any,
+                    ranker: Ranker, report: Report) -> dict[tuple[str, str], Article]:
+    from .remote import collect_sources
+
+    result = collect_sources(config.sources, config.fetch, store.conn, now, offline=offline,
+                             transport=transport, resolver=resolver)
+    report.sources.extend(result.reports)
+    report.problems.extend(result.problems)
+    found: dict[tuple[str, str], Article] = {}
+    for article in result.articles:
+        report.articles += 1
+        found[(article.origin, article.id)] = article
+        problem = ranker.add(article)
+        if problem:
+            report.problems.append(problem)
+    return found
+
+
+def _write(config: Config, store: Store, feeds: list[Any], report: Report, progress: Progress | None) -> None:
+    out = config.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)
+    previous = store.published()
+    current = {f.info.slug: manifest_entry(f.info) for f in feeds}
+    # A vanished topic loses its files (and manifest entry) only after a
+    # clean run: a failed read or fetch may be why its articles are missing.
+    kept = {slug: entry for slug, entry in previous.items() if slug not in current} if report.failed else {}
+    files = render_site(config, feeds, list(kept.values()))
+    for relative, data in files.items():
+        (report.written if write_if_changed(out, relative, data) else report.unchanged).append(relative)
+        if progress:
+            progress("write", 1, len(files))
+    if not report.failed:
+        keep_paths = {path for entry in current.values() for path in entry["files"].values()}
+        for _slug, entry in sorted(previous.items()):
+            for relative in sorted(entry["files"].values()):
+                if relative not in keep_paths and remove_file(out, relative):
+                    report.removed.append(relative)
+    store.set_published({**current, **kept})
+
+

@@ -1,0 +1,81 @@
+"""The result of a run, for the CLI, monitoring (``--report``) and callers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import Problem
+
+EXIT_OK = 0
+EXIT_PARTIAL = 1
+EXIT_FATAL = 2
+EXIT_LOCKED = 3
+
+
+@dataclass
+class Report:
+    """What a build did.  ``problems`` holds every skipped or failed input
+    (and warnings); ``exit_code`` is what the CLI returns."""
+
+    files: int = 0
+    parsed: int = 0
+    articles: int = 0
+    eligible: int = 0
+    filtered: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    sources: list[Any] = field(default_factory=list)  # remote SourceReport values
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    feeds: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    dry_run: bool = False
+
+    @property
+    def skipped(self) -> list[Problem]:
+        return [p for p in self.problems if p.kind == "skipped"]
+
+    @property
+    def failed(self) -> list[Problem]:
+        return [p for p in self.problems if p.kind == "failed"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.kind == "warning"]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_PARTIAL if self.skipped or self.failed else EXIT_OK
+
+    def summary(self) -> str:
+        seconds = self.timings.get("total", 0.0)
+        parts = [
+            f"{self.articles} articles from {self.files} files ({len(self.skipped)} skipped, {len(self.failed)} failed)",
+        ]
+        if self.sources:
+            failed = sum(1 for s in self.sources if getattr(s, "status", "") in ("failed", "stale"))
+            parts.append(f"{len(self.sources)} sources ({failed} failed)")
+        if not self.dry_run:
+            parts.append(f"{self.feeds} feeds: {len(self.written)} files written, {len(self.unchanged)} unchanged, "
+                         f"{len(self.removed)} removed")
+        parts.append(f"{seconds:.2f}s")
+        return "; ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "exit_code": self.exit_code,
+            "inputs": {"files": self.files, "parsed": self.parsed, "articles": self.articles,
+                       "eligible": self.eligible, "filtered": self.filtered},
+            "problems": [{"where": p.where, "line": p.line, "kind": p.kind, "reason": p.reason}
+                         for p in self.problems],
+            "sources": [_source_json(s) for s in self.sources],
+            "outputs": {"feeds": self.feeds, "written": self.written, "unchanged": len(self.unchanged),
+                        "removed": self.removed},
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+def _source_json(source: Any) -> dict[str, Any]:
+    fields = ("url", "name", "status", "items", "dropped", "error", "http_status", "seconds")
+    return {f: getattr(source, f, None) for f in fields}

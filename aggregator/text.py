@@ -1,0 +1,160 @@
+"""Making untrusted text safe to publish: plain text and HTML fragments.
+
+Every string that reaches a writer passes through :func:`clean_text` (plain
+text) or :func:`sanitize_html` (markup).  Both are pure.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+import nh3
+
+from .urls import resolve_url
+
+# Code points outside the XML 1.0 ``Char`` production (C0 controls except
+# tab/LF/CR, surrogates, U+FFFE/U+FFFF) make XML output ill-formed; C1
+# controls and DEL are legal XML but render as garbage in readers, and
+# strict JSON consumers choke on lone surrogates.  Strip them all.
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_SPACE = re.compile(r"\s+")
+_TAG = re.compile(r"<[^>]*>")
+
+TITLE_MAX = 300
+SUMMARY_MAX = 2000
+NAME_MAX = 200
+
+
+def strip_illegal(text: str) -> str:
+    """Remove XML-illegal and control code points (keeps tab, LF, CR)."""
+    return _ILLEGAL.sub("", text)
+
+
+def clean_text(text: str, limit: int | None = None, *, single_line: bool = True) -> str:
+    """Plain text for titles, summaries, names: legal characters, NFC,
+    whitespace collapsed (when ``single_line``), capped at ``limit``
+    characters on a character boundary with an ellipsis."""
+    text = unicodedata.normalize("NFC", strip_illegal(text))
+    text = _SPACE.sub(" ", text).strip() if single_line else text.strip()
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
+
+
+def html_to_text(fragment: str, limit: int | None = None) -> str:
+    """Plain text of an HTML fragment (tags dropped, entities decoded)."""
+    text = nh3.clean(strip_illegal(fragment), tags=set(), clean_content_tags={"script", "style", "noscript"})
+    return clean_text(html.unescape(_TAG.sub(" ", text)), limit)
+
+
+# An allowlist in the spirit of Miniflux's sanitizer: structure, text
+# semantics, media and tables; no forms, no scripts, no styles, no frames
+# except the iframe embeds handled in ``sanitize_embed``.
+_TAGS = {
+    "a", "abbr", "acronym", "address", "article", "aside", "b", "bdi", "bdo", "blockquote", "br",
+    "caption", "center", "cite", "code", "col", "colgroup", "dd", "del", "details", "dfn", "div",
+    "dl", "dt", "em", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6",
+    "header", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "picture", "pre", "q", "rp",
+    "rt", "ruby", "s", "samp", "section", "small", "source", "span", "strike", "strong", "sub",
+    "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "time", "tr", "tt", "u",
+    "ul", "var", "wbr", "audio", "video",
+}
+_ATTRIBUTES = {
+    "*": {"title", "lang", "dir"},
+    "a": {"href", "hreflang"},
+    "img": {"src", "alt", "width", "height", "srcset", "sizes"},
+    "source": {"src", "srcset", "type", "media", "sizes"},
+    "audio": {"src", "controls"},
+    "video": {"src", "controls", "poster", "width", "height"},
+    "td": {"colspan", "rowspan", "align"},
+    "th": {"colspan", "rowspan", "align", "scope"},
+    "col": {"span"},
+    "colgroup": {"span"},
+    "ol": {"start", "reversed", "type"},
+    "time": {"datetime"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+    "del": {"cite", "datetime"},
+    "ins": {"cite", "datetime"},
+}
+_URL_ATTRIBUTES = {("a", "href"), ("img", "src"), ("source", "src"), ("audio", "src"),
+                   ("video", "src"), ("video", "poster"), ("blockquote", "cite"), ("q", "cite"),
+                   ("del", "cite"), ("ins", "cite"), ("iframe", "src")}
+_SCHEMES = {"http", "https", "mailto"}
+
+
+def sanitize_html(fragment: str, base_url: str | None = None) -> str:
+    """Allowlist-sanitise an HTML fragment for publication.
+
+    Drops scripts, styles, event handlers, forms and frames (with the content
+    of script/style), keeps only http(s)/mailto links, resolves relative URLs
+    against ``base_url`` (or drops them when there is none) and adds
+    ``rel="noopener noreferrer"`` to links.
+    """
+
+    def fix_url(tag: str, attribute: str, value: str) -> str | None:
+        if attribute == "srcset":
+            return None  # candidate lists are hard to resolve safely; src remains
+        if (tag, attribute) not in _URL_ATTRIBUTES:
+            return value
+        if value.startswith("mailto:") and tag == "a":
+            return value
+        return resolve_url(value, base_url)
+
+    return nh3.clean(
+        strip_illegal(fragment),
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        clean_content_tags={"script", "style", "noscript", "template", "title", "head"},
+        url_schemes=_SCHEMES,
+        attribute_filter=fix_url,
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    ).strip()
+
+
+_EMBED_HOSTS = (
+    "www.youtube.com", "youtube.com", "www.youtube-nocookie.com", "player.vimeo.com",
+    "www.dailymotion.com", "open.spotify.com",
+)
+
+
+def sanitize_embed(fragment: str, base_url: str | None = None) -> str:
+    """Sanitise a featured embed: like :func:`sanitize_html`, but an
+    ``<iframe>`` from a known video host is kept (sandboxed); any other
+    iframe is replaced by a plain link to its ``src``."""
+    tags = _TAGS | {"iframe"}
+    attributes = dict(_ATTRIBUTES)
+    attributes["iframe"] = {"src", "width", "height", "allowfullscreen", "title"}
+
+    def fix_url(tag: str, attribute: str, value: str) -> str | None:
+        if (tag, attribute) not in _URL_ATTRIBUTES:
+            return value
+        url = resolve_url(value, base_url)
+        if tag == "iframe" and url is not None:
+            host = url.split("/")[2].split(":")[0].lower()
+            if host not in _EMBED_HOSTS:
+                return None
+        return url
+
+    cleaned = nh3.clean(
+        strip_illegal(fragment),
+        tags=tags,
+        attributes=attributes,
+        clean_content_tags={"script", "style", "noscript", "template"},
+        url_schemes={"http", "https"},
+        attribute_filter=fix_url,
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    ).strip()
+    # An iframe whose src was refused is useless: drop it entirely.
+    cleaned = re.sub(r"<iframe(?![^>]*\ssrc=)[^>]*>\s*</iframe>", "", cleaned).strip()
+    # Added here rather than by nh3's set_tag_attribute_values, whose
+    # attribute order varies from run to run (a hash map): output must be
+    # byte-stable.
+    return cleaned.replace("<iframe ", f"<iframe {_IFRAME_EXTRA} ")
+
+
+_IFRAME_EXTRA = 'sandbox="allow-scripts allow-same-origin allow-presentation" referrerpolicy="strict-origin-when-cross-origin"'

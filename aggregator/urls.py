@@ -1,0 +1,85 @@
+"""URL rules: what may be published, how URLs are made absolute and valid,
+and the canonical form used as an article's identity."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
+
+# ASCII whitespace and C0 controls are ignored by browsers inside a scheme
+# ("\tjava\nscript:"), so strip them before deciding what a URL is.
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+_SAFE_PATH = "/%:@!$&'()*+,;=-._~"
+_SAFE_QUERY = _SAFE_PATH + "?"
+_TRACKING = re.compile(r"^(utm_[a-z]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_hsenc|_hsmi|igshid|yclid|ref_src)$", re.I)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _split(url: str) -> SplitResult | None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError on a bad port
+    except ValueError:
+        return None
+    return parts
+
+
+def normalize_url(url: str) -> str | None:
+    """An absolute http(s) URL made a valid URI, or ``None``.
+
+    Strips surrounding whitespace and embedded controls, lower-cases scheme
+    and host, IDNA-encodes the host and percent-encodes non-ASCII characters
+    in path, query and fragment (existing escapes are kept).
+    """
+    url = _CONTROL.sub("", url.strip()) if isinstance(url, str) else ""
+    parts = _split(url)
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname
+    try:
+        host = host.encode("idna").decode("ascii") if not host.isascii() else host.lower()
+    except UnicodeError:
+        return None
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    port = parts.port
+    netloc = host if port is None or port == _DEFAULT_PORTS[parts.scheme.lower()] else f"{host}:{port}"
+    if parts.username or parts.password:
+        return None  # credentials in a published link are never intended
+    return urlunsplit((
+        parts.scheme.lower(),
+        netloc,
+        quote(parts.path or "/", safe=_SAFE_PATH),
+        quote(parts.query, safe=_SAFE_QUERY),
+        quote(parts.fragment, safe=_SAFE_QUERY),
+    ))
+
+
+def resolve_url(url: str, base: str | None) -> str | None:
+    """``url`` made absolute against ``base`` and normalised; ``None`` when
+    it is not http(s) (``javascript:``, ``data:``...) or cannot be resolved."""
+    if not isinstance(url, str):
+        return None
+    raw = _CONTROL.sub("", url.strip())
+    if not raw:
+        return None
+    if base and not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", raw):
+        raw = urljoin(base, raw)
+    return normalize_url(raw)
+
+
+def canonical_url(url: str) -> str:
+    """The identity of an article URL, for duplicate detection.
+
+    Lower-case scheme and host (from :func:`normalize_url`), no default port,
+    no fragment, no tracking parameters (``utm_*``, ``fbclid``...), the
+    remaining query kept in its order.  ``http`` and ``https`` stay distinct
+    only in the scheme; the rest of the URL decides.  Expects an already
+    normalised URL.
+    """
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port is not None and _DEFAULT_PORTS.get(parts.scheme) != parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", urlencode(query, safe=_SAFE_QUERY), ""))

@@ -1,0 +1,1 @@
+"""Writers: Articles and feed listings -> bytes (pure functions)."""
