@@ -30,7 +30,6 @@ class SiteSettings:
     description: str = field(default="", metadata=_doc("Feed description / subtitle. Default: built from the title and topic."))
     language: str = field(default="en", metadata=_doc("Language code of the feeds (RFC 5646). Default `en`."))
     author: str | None = field(default=None, metadata=_doc("Feed-level author name. Default: the site title."))
-    link: str | None = field(default=None, metadata=_doc("The site's home page (the feeds' alternate link). Default: `base_url`."))
 
 
 @dataclass(frozen=True)

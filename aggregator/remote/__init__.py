@@ -39,7 +39,9 @@ from .state import (
     transaction,
 )
 
-__all__ = ["FetchSettings", "SourceConfig", "SourceReport", "SourcesResult", "collect_sources", "prune_sources"]
+__all__ = [
+    "FetchSettings", "SourceConfig", "SourceReport", "SourcesResult", "collect_sources", "prune_sources",
+]
 
 
 @dataclass(frozen=True)
@@ -51,9 +53,16 @@ class SourcesResult:
     problems: tuple[Problem, ...]
 
 
-def collect_sources(sources: Sequence[SourceConfig], settings: FetchSettings, conn: sqlite3.Connection,
-                    now: datetime, *, offline: bool = False, transport: httpx.AsyncBaseTransport | None = None,
-                    resolver: Callable[[str], Sequence[str]] | None = None) -> SourcesResult:
+def collect_sources(
+    sources: Sequence[SourceConfig],
+    settings: FetchSettings,
+    conn: sqlite3.Connection,
+    now: datetime,
+    *,
+    offline: bool = False,
+    transport: httpx.AsyncBaseTransport | None = None,
+    resolver: Callable[[str], Sequence[str]] | None = None,
+) -> SourcesResult:
     """Fetch (or reuse) every source and return its articles, reports and problems.
 
     ``now`` (aware UTC) is the run's clock for state times and first-seen
@@ -75,7 +84,7 @@ def collect_sources(sources: Sequence[SourceConfig], settings: FetchSettings, co
             jobs.append(Job(source, limits, state, load_first_seen(conn, source.url)))
     if jobs:
         fetched = _run(jobs, settings, now, transport, resolver or system_resolver)
-        outcomes.update((job.source.url, outcome) for job, outcome in zip(jobs, fetched))
+        outcomes.update((job.source.url, outcome) for job, outcome in zip(jobs, fetched, strict=True))
     ordered = [outcomes[source.url] for source in unique]
     _store(conn, ordered)
     return SourcesResult(

@@ -124,9 +124,8 @@ def _summary(item: RawItem) -> str:
 
 
 def _title(item: RawItem, summary: str, link: str) -> str:
-    title = ""
-    if item.title:
-        title = html_to_text(item.title, TITLE_MAX) if item.title_is_html else clean_text(item.title, TITLE_MAX)
+    # Always strip tags: RSS titles are nominally text, but escaped markup in them is common.
+    title = html_to_text(item.title, TITLE_MAX) if item.title else ""
     return title or clean_text(summary, TITLE_MAX) or link[:TITLE_MAX]
 
 
@@ -141,5 +140,6 @@ def _unique(values: Iterable[str]) -> tuple[str, ...]:
 def _provider(feed: RawFeed, source: SourceConfig, base_url: str) -> Provider:
     home = resolve_url(feed.link, base_url) if feed.link else None
     domain = urlsplit(home or normalize_url(source.url) or base_url).hostname
-    name = clean_text(source.name or "", NAME_MAX) or clean_text(feed.title or "", NAME_MAX) or domain or source.url
+    name = clean_text(source.name or "", NAME_MAX) or clean_text(feed.title or "", NAME_MAX)
+    name = name or domain or source.url
     return Provider(name=name, domain=domain, url=home)

@@ -66,7 +66,7 @@ class Fetcher:
             task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=5.0)  # cancelled httpx streams unwind promptly
-        return [self._result(task, job) for task, job in zip(tasks, jobs)]
+        return [self._result(task, job) for task, job in zip(tasks, jobs, strict=True)]
 
     def _result(self, task: asyncio.Task[Outcome], job: Job) -> Outcome:
         if task.done() and not task.cancelled() and task.exception() is None:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import feedparser  # type: ignore[import-untyped]
+import feedparser
 
 from ..errors import SourceError
 from .raw import RawFeed, RawImage, RawItem
@@ -56,14 +56,12 @@ def _str(value: object) -> str | None:
 
 
 def _item(entry: Mapping[str, Any]) -> RawItem:
-    title_detail = entry.get("title_detail") or {}
     summary_detail = entry.get("summary_detail") or {}
     guid = _str(entry.get("id"))
     return RawItem(
         link=_str(entry.get("link")) or (guid if entry.get("guidislink") else None),
         guid=guid,
         title=_str(entry.get("title")),
-        title_is_html=title_detail.get("type") in _HTML_TYPES,
         summary=_str(entry.get("summary")),
         summary_is_html=summary_detail.get("type", "text/html") in _HTML_TYPES,
         content_html=_content(entry.get("content")),

@@ -28,6 +28,7 @@ from ..urls import resolve_url
 from .guard import RedirectGuard, RedirectRefused
 from .settings import Limits
 
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
           "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
 
@@ -100,9 +101,10 @@ async def _follow(client: httpx.AsyncClient, url: str, limits: Limits, validator
                             write=limits.read_timeout, pool=limits.deadline)
     for _hop in range(limits.max_redirects + 1):
         async with client.stream("GET", url, headers=headers, timeout=timeout) as response:
-            if not response.is_redirect:
+            if response.status_code not in _REDIRECTS:
                 return await _read(response, url, limits, validators)
-            target = resolve_url(response.headers["location"], url)
+            location = response.headers.get("location")
+            target = resolve_url(location, url) if location else None
         if target is None:
             raise HttpFailure("redirect to a non-http(s) or invalid URL refused", status=response.status_code)
         await guard.check(target)

@@ -99,7 +99,7 @@ class RedirectGuard:
         if any(_is_forbidden_everywhere(a) for a in bad):
             raise RedirectRefused(f"redirect to a link-local or metadata address refused: {host} ({bad[0]})")
         if await self._source_is_public():
-            raise RedirectRefused(f"redirect from a public address to a private one refused: {host} ({bad[0]})")
+            raise RedirectRefused(f"redirect from a public to a private address refused: {host} ({bad[0]})")
 
     async def _source_is_public(self) -> bool:
         if self._source_public is None:

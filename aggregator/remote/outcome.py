@@ -65,14 +65,15 @@ def fresh(source: SourceConfig, old: SourceState, response: Response, built: Bui
     """A 200 with a feed parsed into ``built``."""
     problems = []
     if built.dropped:
-        problems.append(Problem(source.url, f"{built.dropped} item(s) without a usable link dropped", "warning"))
+        reason = f"{built.dropped} item(s) without a usable link dropped"
+        problems.append(Problem(source.url, reason, "warning"))
     if warning:
         problems.append(Problem(source.url, warning, "warning"))
     articles = built.articles
     if not articles and old.items:
         # An empty answer is more often a glitch than a feed that really emptied itself.
-        problems.append(Problem(source.url, f"feed has no usable items; keeping {len(old.items)} earlier ones",
-                                "warning"))
+        reason = f"feed has no usable items; keeping {len(old.items)} earlier ones"
+        problems.append(Problem(source.url, reason, "warning"))
         articles = old.items
     state = SourceState(source.url, response.validators.etag, response.validators.last_modified, articles,
                         0, None, response.status, None, now, now)
@@ -85,8 +86,8 @@ def not_modified(source: SourceConfig, old: SourceState, response: Response, now
                  seconds: float, max_items: int) -> Outcome:
     """A 304 answer to our conditional GET: the stored items are current."""
     articles = reapply(old.items, source, max_items)
-    state = dataclasses.replace(old, consecutive_failures=0, last_error=None, last_status=304, not_before=None,
-                                last_attempt=now, last_success=now)
+    state = dataclasses.replace(old, consecutive_failures=0, last_error=None, last_status=304,
+                                not_before=None, last_attempt=now, last_success=now)
     report = SourceReport(source.url, source.name, "cached", len(articles), 0, None, 304, seconds)
     return Outcome(report, articles, state)
 
@@ -98,14 +99,15 @@ def failure(source: SourceConfig, old: SourceState, reason: str, status: int | N
     ``count=False`` records the error without growing the backoff (the source
     was never contacted, e.g. the run budget ran out while it waited).
     """
-    articles = reapply(old.items, source, settings.max_items if source.max_items is None else source.max_items)
+    max_items = settings.max_items if source.max_items is None else source.max_items
+    articles = reapply(old.items, source, max_items)
     failures = old.consecutive_failures + 1 if count else old.consecutive_failures
     honoured = retry_after if status in (429, 503) else None
     not_before = next_attempt(now, failures, honoured, settings) if count else old.not_before
     state = dataclasses.replace(old, consecutive_failures=failures, last_error=reason, last_status=status,
                                 not_before=not_before, last_attempt=now if count else old.last_attempt)
-    report = SourceReport(source.url, source.name, "stale" if articles else "failed", len(articles), 0, reason,
-                          status, seconds)
+    status_word: Status = "stale" if articles else "failed"
+    report = SourceReport(source.url, source.name, status_word, len(articles), 0, reason, status, seconds)
     return Outcome(report, articles, state, None, (Problem(source.url, reason, "failed"),))
 
 

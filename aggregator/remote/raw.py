@@ -25,7 +25,6 @@ class RawItem:
     link: str | None = None
     guid: str | None = None
     title: str | None = None
-    title_is_html: bool = False
     summary: str | None = None
     summary_is_html: bool = True
     content_html: str | None = None

@@ -109,18 +109,22 @@ class SourceConfig:
         "quality of the source's items (default: ranking's default quality)"))
     category_topics: bool = field(default=False, metadata=_doc(
         "also use each item's own categories/tags as topics (default false)"))
-    max_items: int | None = field(default=None, metadata=_doc("items kept, newest first (default fetch.max_items)"))
+    max_items: int | None = field(default=None, metadata=_doc(
+        "items kept, newest first (default fetch.max_items)"))
     connect_timeout: Seconds | None = field(default=None, metadata=_doc(
         "override of fetch.connect_timeout (default: inherit)"))
     read_timeout: Seconds | None = field(default=None, metadata=_doc(
         "override of fetch.read_timeout (default: inherit)"))
-    deadline: Seconds | None = field(default=None, metadata=_doc("override of fetch.deadline (default: inherit)"))
-    max_bytes: Bytes | None = field(default=None, metadata=_doc("override of fetch.max_bytes (default: inherit)"))
+    deadline: Seconds | None = field(default=None, metadata=_doc(
+        "override of fetch.deadline (default: inherit)"))
+    max_bytes: Bytes | None = field(default=None, metadata=_doc(
+        "override of fetch.max_bytes (default: inherit)"))
     max_redirects: int | None = field(default=None, metadata=_doc(
         "override of fetch.max_redirects (default: inherit)"))
     allow_private_networks: bool | None = field(default=None, metadata=_doc(
         "override of fetch.allow_private_networks (default: inherit)"))
-    user_agent: str | None = field(default=None, metadata=_doc("override of fetch.user_agent (default: inherit)"))
+    user_agent: str | None = field(default=None, metadata=_doc(
+        "override of fetch.user_agent (default: inherit)"))
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for a URL that is not absolute http(s) or an impossible value.

@@ -47,8 +47,10 @@ CREATE TABLE IF NOT EXISTS source_seen (
     PRIMARY KEY (source_url, item_id)
 );
 """
-_COLUMNS = ("url", "etag", "last_modified", "items", "consecutive_failures", "last_error", "last_status",
-            "not_before", "last_attempt", "last_success")
+_SELECT = """SELECT url, etag, last_modified, items, consecutive_failures, last_error, last_status,
+    not_before, last_attempt, last_success FROM source_state WHERE url = ?"""
+_UPSERT = """INSERT OR REPLACE INTO source_state (url, etag, last_modified, items, consecutive_failures,
+    last_error, last_status, not_before, last_attempt, last_success) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ def load_state(conn: sqlite3.Connection, url: str) -> SourceState:
     Stored items that cannot be decoded (a corrupt row) are treated as none:
     the next good fetch replaces them.
     """
-    row = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM source_state WHERE url = ?", (url,)).fetchone()
+    row = conn.execute(_SELECT, (url,)).fetchone()
     if row is None:
         return SourceState(url)
     try:
@@ -108,8 +110,7 @@ def save_state(conn: sqlite3.Connection, state: SourceState) -> None:
     values = (state.url, state.etag, state.last_modified, encode_articles(state.items),
               state.consecutive_failures, state.last_error, state.last_status, _text(state.not_before),
               _text(state.last_attempt), _text(state.last_success))
-    conn.execute(f"INSERT OR REPLACE INTO source_state ({', '.join(_COLUMNS)}) VALUES "
-                 f"({', '.join('?' * len(_COLUMNS))})", values)
+    conn.execute(_UPSERT, values)
 
 
 def load_first_seen(conn: sqlite3.Connection, url: str) -> dict[str, datetime]:
