@@ -20,11 +20,11 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-from .config import Config, load_config  # noqa: E402
-from .errors import AggregatorError, ConfigError, FetchError, LockedError, SourceError, WriteError  # noqa: E402
-from .model import Article, FeedInfo, Problem  # noqa: E402
-from .pipeline import build  # noqa: E402
-from .report import Report  # noqa: E402
+from .config import Config, load_config
+from .errors import AggregatorError, ConfigError, FetchError, LockedError, SourceError, WriteError
+from .model import Article, FeedInfo, Problem
+from .pipeline import build
+from .report import Report
 
 __all__ = [
     "AggregatorError",

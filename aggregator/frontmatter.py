@@ -23,6 +23,7 @@ import yaml
 
 MAX_DEPTH = 50
 
+yaml_rs: Any
 try:  # the fast path is optional: PyYAML stays the reference
     import yaml_rs
 except ImportError:  # pragma: no cover - exercised only without yaml-rs

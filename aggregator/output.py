@@ -9,6 +9,7 @@ rebuild with nothing new rewrites nothing and HTTP validators stay valid.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -101,7 +102,5 @@ def remove_file(root: Path, relative: str) -> bool:
 
 
 def _remove_quietly(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         path.unlink()
-    except OSError:
-        pass

@@ -7,11 +7,9 @@ the HTTP transport; nothing here reads the environment.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -21,10 +19,10 @@ from .config import Config
 from .discover import discover
 from .executor import Executor, SerialExecutor
 from .lock import run_lock
-from .model import Article, FeedInfo, Problem
+from .model import Article
 from .output import remove_file, remove_stale_temps, write_if_changed
 from .publish import manifest_entry, plan_feeds, render_site
-from .rank import Ranker, Ranking
+from .rank import Ranker
 from .report import Report
 from .store import Store
 

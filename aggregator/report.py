@@ -50,9 +50,8 @@ class Report:
 
     def summary(self) -> str:
         seconds = self.timings.get("total", 0.0)
-        parts = [
-            f"{self.articles} articles from {self.files} files ({len(self.skipped)} skipped, {len(self.failed)} failed)",
-        ]
+        parts = [f"{self.articles} articles from {self.files} files "
+                 f"({len(self.skipped)} skipped, {len(self.failed)} failed)"]
         if self.sources:
             failed = sum(1 for s in self.sources if getattr(s, "status", "") in ("failed", "stale"))
             parts.append(f"{len(self.sources)} sources ({failed} failed)")

@@ -157,4 +157,5 @@ def sanitize_embed(fragment: str, base_url: str | None = None) -> str:
     return cleaned.replace("<iframe ", f"<iframe {_IFRAME_EXTRA} ")
 
 
-_IFRAME_EXTRA = 'sandbox="allow-scripts allow-same-origin allow-presentation" referrerpolicy="strict-origin-when-cross-origin"'
+_IFRAME_EXTRA = ('sandbox="allow-scripts allow-same-origin allow-presentation" '
+                 'referrerpolicy="strict-origin-when-cross-origin"')

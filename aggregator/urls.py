@@ -11,7 +11,8 @@ from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urljoin, urls
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 _SAFE_PATH = "/%:@!$&'()*+,;=-._~"
 _SAFE_QUERY = _SAFE_PATH + "?"
-_TRACKING = re.compile(r"^(utm_[a-z]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_hsenc|_hsmi|igshid|yclid|ref_src)$", re.I)
+_TRACKING = re.compile(
+    r"^(utm_[a-z]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_hsenc|_hsmi|igshid|yclid|ref_src)$", re.I)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aggregator.remote import FetchSettings, SourceConfig, collect_sources  # noqa: E402
+from aggregator.remote import FetchSettings, SourceConfig, collect_sources
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     for rep in range(args.repeat):
         sequential.append(timed_run(sources, sequential_settings))
         concurrent.append(timed_run(sources, concurrent_settings))
-        print(f"rep {rep + 1}: sequential {sequential[-1]:.2f}s  concurrent {concurrent[-1]:.2f}s", flush=True)
+        print(f"rep {rep + 1}: sequential {sequential[-1]:.2f}s concurrent {concurrent[-1]:.2f}s", flush=True)
     seq, conc = statistics.median(sequential), statistics.median(concurrent)
     print(f"{args.sources} sources on {args.servers} ports, {args.delay * 1000:.0f} ms each; "
           f"concurrency={concurrent_settings.concurrency} per_host={concurrent_settings.per_host}")

@@ -1,61 +1,13 @@
-"""Shared fixtures: a project folder with a config, and a CLI runner."""
+"""Shared fixtures (helpers live in support.py, importable by any test)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO / "articles" / "000_d2853f25fdf272fa.txt"
-NOW = "2026-11-26T00:00:00Z"
-
-
-def article(title: str, url: str, *, date: str = "2022-07-12T10:24:00Z", topics: tuple[str, ...] = ("AI",),
-            quality: float | None = 50, extra: str = "", body: str = "") -> str:
-    lines = ["---", f'title: "{title}"', f"publishedDateTime: {date}", f'webUrl: "{url}"']
-    if quality is not None:
-        lines.append(f"quality: {quality}")
-    lines.append("topics: [" + ", ".join(f'"{t}"' for t in topics) + "]")
-    if extra:
-        lines.append(extra)
-    lines.append("---")
-    return "\n".join(lines) + "\n" + body
-
-
-class Project:
-    """A temporary project: config.yaml, articles/, out/, state/."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.articles = root / "articles"
-        self.articles.mkdir()
-        self.out = root / "out"
-        self.config = root / "config.yaml"
-        self.write_config("")
-
-    def write_config(self, extra: str) -> None:
-        self.config.write_text(
-            'site: {title: "Test News", base_url: "https://example.org/feeds/"}\n'
-            "articles: [articles]\noutput: out\nstate: state/state.db\n" + extra, encoding="utf-8")
-
-    def add(self, name: str, text: str | bytes) -> Path:
-        path = self.articles / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(text, bytes):
-            path.write_bytes(text)
-        else:
-            path.write_text(text, encoding="utf-8")
-        return path
-
-    def run(self, *args: str, command: str = "build") -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "aggregator", command, "-c", str(self.config), *args]
-        if command in ("build", "check") and not any(a.startswith("--now") for a in args):
-            cmd += ["--now", NOW]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=self.root)
+from support import Project
 
 
 @pytest.fixture

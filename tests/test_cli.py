@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from conftest import EXAMPLE, Project, article
+from support import EXAMPLE, Project, article
 
 
 def test_build_example_exits_0_with_one_summary_line(project: Project) -> None:

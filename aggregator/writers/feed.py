@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from ..model import Article
+from ..text import strip_illegal
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -54,3 +58,35 @@ def item_content(article: Article) -> str | None:
 def categories(article: Article) -> tuple[str, ...]:
     """Topics then tags, without repeats."""
     return tuple(dict.fromkeys(article.topics + article.tags))
+
+
+# Characters a URI may hold as they are (RFC 3986 reserved + unreserved,
+# plus "%" for existing escapes); everything else is percent-encoded.
+_URI_SAFE = "!#$%&'()*+,/:;=?@[]~-._"
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def text(value: str | None) -> str:
+    """A string every writer can emit: XML-illegal code points (controls,
+    lone surrogates, U+FFFE/U+FFFF) removed.  Writers strip rather than
+    raise, so one bad string never costs a whole feed."""
+    return strip_illegal(value) if value else ""
+
+
+def uri(value: str | None) -> str | None:
+    """``value`` as a valid absolute URI (ASCII only: spaces, non-ASCII and
+    other characters outside RFC 3986 percent-encoded, stray ``%`` escaped),
+    or ``None`` when it is empty or not absolute."""
+    if not value:
+        return None
+    value = strip_illegal(value).strip()
+    if not _SCHEME.match(value):
+        return None
+    return quote(_BAD_ESCAPE.sub("%25", value), safe=_URI_SAFE)
+
+
+def item_id(article: Article) -> str:
+    """The item's id in every format: its canonical URL as a valid URI, or
+    a ``urn:`` derived from it when it is not an absolute URI."""
+    return uri(article.id) or "urn:sha256:" + hashlib.sha256(article.id.encode("utf-8", "surrogatepass")).hexdigest()

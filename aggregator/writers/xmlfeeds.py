@@ -116,7 +116,7 @@ def render_rss(doc: FeedDoc) -> bytes:
     fg.link(href=doc.url("rss"), rel="self", type="application/rss+xml")
     if doc.hub:
         fg.link(href=doc.hub, rel="hub")
-    rss, _doc = fg._create_rss()  # noqa: SLF001 - the tree, to add what feedgen cannot
+    rss, _doc = fg._create_rss()
     channel = rss.find("channel")
     channel.find("link").text = doc.home_url  # feedgen puts the self URL there
     for item, article in zip(channel.findall("item"), doc.items, strict=True):
@@ -144,7 +144,7 @@ def render_atom(doc: FeedDoc) -> bytes:
     fg.link(href=doc.url("atom"), rel="self", type="application/atom+xml")
     if doc.hub:
         fg.link(href=doc.hub, rel="hub")
-    feed, _doc = fg._create_atom()  # noqa: SLF001 - the tree, to add what feedgen cannot
+    feed, _doc = fg._create_atom()
     feed.set("{http://www.w3.org/XML/1998/namespace}lang", doc.language)
     _archive_links(feed, doc, "atom")
     return _serialize(feed)
