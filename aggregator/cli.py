@@ -63,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     logging.basicConfig(format="%(message)s", level=logging.INFO if getattr(args, "verbose", False)
                         else logging.WARNING, stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     try:
         config = _config(args)
         if args.command == "serve":

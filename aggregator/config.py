@@ -136,9 +136,17 @@ def _check(config: Config, lines: Lines) -> None:
         raise lines.error(("ranking", "half_life"), "must be more than 0")
     if config.state_path.is_relative_to(config.output_dir):
         raise lines.error(("state",), "the state file must not be inside the output folder (it is published as is)")
+    try:
+        config.fetch.validate()
+    except ConfigError as exc:
+        key, _, message = exc.message.partition(": ")
+        raise lines.error(tuple(key.split(".")), message) from None
     for i, source in enumerate(config.sources):
-        if normalize_url(source.url) is None:
-            raise lines.error(("sources", i, "url"), f"expected an http(s) URL, got {source.url!r}")
+        try:
+            source.validate()
+        except ConfigError as exc:
+            key, _, message = exc.message.partition(": ")
+            raise lines.error(("sources", i, key), message) from None
 
 
 def _line_numbers(node: yaml.Node, key: tuple[str | int, ...] = ()) -> dict[tuple[str | int, ...], int]:

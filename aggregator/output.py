@@ -28,7 +28,7 @@ def confined(root: Path, relative: str) -> Path:
     return target
 
 
-def write_if_changed(root: Path, relative: str, data: bytes) -> bool:
+def write_if_changed(root: Path, relative: str, data: bytes, *, sync_dir: bool = True) -> bool:
     """Atomically write ``data`` to ``root/relative`` unless it already
     holds exactly these bytes.  Returns True when the file was written."""
     path = confined(root, relative)
@@ -39,11 +39,14 @@ def write_if_changed(root: Path, relative: str, data: bytes) -> bool:
         pass
     except OSError as exc:
         raise WriteError(f"{path}: {exc.strerror or exc}") from None
-    atomic_write(path, data)
+    atomic_write(path, data, sync_dir=sync_dir)
     return True
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically.  With ``sync_dir=False`` the
+    caller fsyncs the folder once after a batch of renames (each file is
+    still complete or absent at every instant; only durability waits)."""
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -62,7 +65,8 @@ def atomic_write(path: Path, data: bytes) -> None:
         if isinstance(exc, OSError):
             raise WriteError(f"{path}: {exc.strerror or exc}") from None
         raise
-    fsync_dir(folder)
+    if sync_dir:
+        fsync_dir(folder)
 
 
 def fsync_dir(folder: Path) -> None:

@@ -20,7 +20,7 @@ from .discover import discover
 from .executor import Executor, SerialExecutor
 from .lock import run_lock
 from .model import Article
-from .output import remove_file, remove_stale_temps, write_if_changed
+from .output import fsync_dir, remove_file, remove_stale_temps, write_if_changed
 from .publish import manifest_entry, plan_feeds, render_site
 from .rank import Ranker
 from .report import Report
@@ -75,9 +75,7 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
                 report.problems.append(problem)
     report.files, report.parsed = stats.files, stats.parsed
     report.timings["collect"] = time.perf_counter() - started
-    remote: dict[tuple[str, str], Article] = {}
-    if config.sources:
-        remote = _collect_remote(config, store, now, offline, transport, resolver, ranker, report)
+    remote = _collect_remote(config, store, now, offline, transport, resolver, ranker, report)
     report.timings["fetch"] = time.perf_counter() - started - report.timings["collect"]
     ranking = ranker.result(config.feeds.max_items)
     report.eligible, report.filtered = ranking.eligible, ranker.filtered
@@ -98,8 +96,13 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
 
 def _collect_remote(config: Config, store: Store, now: datetime, offline: bool, transport: Any, resolver: Any,
                     ranker: Ranker, report: Report) -> dict[tuple[str, str], Article]:
-    from .remote import collect_sources
+    from .remote import collect_sources, prune_sources
+    from .remote.state import ensure_schema
 
+    ensure_schema(store.conn)
+    prune_sources(store.conn, [source.url for source in config.sources])
+    if not config.sources:
+        return {}
     result = collect_sources(config.sources, config.fetch, store.conn, now, offline=offline,
                              transport=transport, resolver=resolver)
     report.sources.extend(result.reports)
@@ -125,7 +128,8 @@ def _write(config: Config, store: Store, feeds: list[Any], report: Report, progr
     kept = {slug: entry for slug, entry in previous.items() if slug not in current} if report.failed else {}
     files = render_site(config, feeds, list(kept.values()))
     for relative, data in files.items():
-        (report.written if write_if_changed(out, relative, data) else report.unchanged).append(relative)
+        changed = write_if_changed(out, relative, data, sync_dir=False)
+        (report.written if changed else report.unchanged).append(relative)
         if progress:
             progress("write", 1, len(files))
     if not report.failed:
@@ -134,6 +138,7 @@ def _write(config: Config, store: Store, feeds: list[Any], report: Report, progr
             for relative in sorted(entry["files"].values()):
                 if relative not in keep_paths and remove_file(out, relative):
                     report.removed.append(relative)
+    fsync_dir(out)
     store.set_published({**current, **kept})
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
-# ASCII whitespace and C0 controls are ignored by browsers inside a scheme
+# Tabs, newlines and other C0 controls are ignored by browsers inside a scheme
 # ("\tjava\nscript:"), so strip them before deciding what a URL is.
-_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SAFE_PATH = "/%:@!$&'()*+,;=-._~"
 _SAFE_QUERY = _SAFE_PATH + "?"
 _TRACKING = re.compile(
@@ -25,6 +25,13 @@ def _split(url: str) -> SplitResult | None:
     return parts
 
 
+# URLs that are already valid, absolute, lower-case-host http(s) URIs with no
+# port, credentials or characters needing escapes: most real ones.  Checking
+# this is far cheaper than splitting and re-quoting.
+_ALREADY_NORMAL = re.compile(r"https?://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?:[/?#][A-Za-z0-9\-._~!$&'()*+,;=:@/?#%]*)?")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
 def normalize_url(url: str) -> str | None:
     """An absolute http(s) URL made a valid URI, or ``None``.
 
@@ -33,6 +40,9 @@ def normalize_url(url: str) -> str | None:
     in path, query and fragment (existing escapes are kept).
     """
     url = _CONTROL.sub("", url.strip()) if isinstance(url, str) else ""
+    url = _BAD_ESCAPE.sub("%25", url)
+    if _ALREADY_NORMAL.fullmatch(url) and "#" not in url.partition("#")[2]:
+        return url if url.count("/") > 2 else url + "/"
     parts = _split(url)
     if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None

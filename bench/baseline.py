@@ -171,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         med = statistics.median(r["wall_s"] for r in runs)
         report["modes"][mode] = {
             "median_s": med,
+            "min_s": min(r["wall_s"] for r in runs),
+            # The 2 cores are shared: a high load average flags a run disturbed by other work.
+            "loadavg_after": os.getloadavg()[0],
             "runs_s": [r["wall_s"] for r in runs],
             "peak_rss_bytes": max(r["peak_rss_bytes"] for r in runs),
             "files": runs[0]["files"],
@@ -181,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             r0 = runs[0]
             times = ", ".join(f"{r['wall_s']:.2f}" for r in runs)
             print(
-                f"{mode:12s} median {med:7.2f} s  runs {times}  "
+                f"{mode:12s} median {med:7.2f} s  runs {times}  load {os.getloadavg()[0]:.2f}  "
                 f"files {r0['files']}  errors {r0['errors']}  "
                 f"peak RSS {report['modes'][mode]['peak_rss_bytes'] / 2**20:.0f} MiB",
                 flush=True,

@@ -290,8 +290,7 @@ def measure_size(args: argparse.Namespace, size: int) -> SizeResult:
                     return result
         finally:
             # Restore the corpus so the next repeat (and the next run of the driver) sees it unchanged.
-            for p in added:
-                p.unlink(missing_ok=True)
+            remove_added(corpus, added)
             if original is not None:
                 touched.write_bytes(original)
     return result
@@ -304,6 +303,15 @@ def add_files(args: argparse.Namespace, corpus: Path, size: int) -> list[Path]:
 
     paths, _ = write_corpus(corpus, ADDED, seed=args.seed, start=size)
     return paths
+
+
+def remove_added(corpus: Path, added: list[Path]) -> None:
+    """Delete added files and any folder they created, restoring the corpus exactly."""
+    for p in added:
+        p.unlink(missing_ok=True)
+    for folder in {p.parent for p in added}:
+        if folder != corpus and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 # --- report ------------------------------------------------------------------------------------------------

@@ -69,8 +69,12 @@ class Fetcher:
         return [self._result(task, job) for task, job in zip(tasks, jobs, strict=True)]
 
     def _result(self, task: asyncio.Task[Outcome], job: Job) -> Outcome:
-        if task.done() and not task.cancelled() and task.exception() is None:
-            return task.result()
+        if task.done() and not task.cancelled():
+            error = task.exception()
+            if error is None:
+                return task.result()
+            reason = f"internal error: {type(error).__name__}: {error}"  # a BaseException run_one let through
+            return failure(job.source, job.state, reason, None, None, self.now, 0.0, self.settings)
         started = job.source.url in self.started
         log.warning("%s: %s", job.source.url, BUDGET_EXHAUSTED)
         return failure(job.source, job.state, BUDGET_EXHAUSTED, None, None, self.now, 0.0, self.settings,

@@ -62,8 +62,9 @@ def categories(article: Article) -> tuple[str, ...]:
 
 # Characters a URI may hold as they are (RFC 3986 reserved + unreserved,
 # plus "%" for existing escapes); everything else is percent-encoded.
-_URI_SAFE = "!#$%&'()*+,/:;=?@[]~-._"
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+# Brackets only belong in the authority (IPv6), "#" only once.
+_URI_SAFE = "!$%&'()*+,/:;=?@~-._"
+_URI_PARTS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*:)(//[^/?#]*)?([^#]*)(?:#(.*))?$", re.S)
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
@@ -80,10 +81,12 @@ def uri(value: str | None) -> str | None:
     or ``None`` when it is empty or not absolute."""
     if not value:
         return None
-    value = strip_illegal(value).strip()
-    if not _SCHEME.match(value):
+    match = _URI_PARTS.match(_BAD_ESCAPE.sub("%25", strip_illegal(value).strip()))
+    if not match:
         return None
-    return quote(_BAD_ESCAPE.sub("%25", value), safe=_URI_SAFE)
+    scheme, authority, rest, fragment = match.groups()
+    out = scheme.lower() + quote(authority or "", safe=_URI_SAFE + "[]") + quote(rest, safe=_URI_SAFE)
+    return out if fragment is None else out + "#" + quote(fragment, safe=_URI_SAFE)
 
 
 def item_id(article: Article) -> str:

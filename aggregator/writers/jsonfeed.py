@@ -1,69 +1,77 @@
-"""JSON Feed 1.1 (https://jsonfeed.org/version/1.1).  Pure: FeedDoc -> bytes."""
+"""JSON Feed 1.1 (https://jsonfeed.org/version/1.1).  Pure: FeedDoc -> bytes.
+
+Like the XML writers, every string is stripped of code points that strict
+consumers reject (lone surrogates cannot even be encoded as UTF-8) and every
+URL is made a valid absolute URI; a field left empty by that is omitted.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ..model import Article
-from .feed import FeedDoc, categories, item_content
+from .feed import FeedDoc, categories, item_content, item_id, item_updated, text, uri
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
 
 def rfc3339(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def render_json(doc: FeedDoc) -> bytes:
-    feed: dict[str, Any] = {
-        "version": VERSION,
-        "title": doc.title,
-        "home_page_url": doc.home_url,
-        "feed_url": doc.url("json"),
-        "description": doc.description,
-        "language": doc.language,
-        "authors": [{"name": doc.author}],
-    }
-    if doc.hub:
-        feed["hubs"] = [{"type": "WebSub", "url": doc.hub}]
-    prev = dict(doc.prev_archive).get("json")
-    if prev:
-        # JSON Feed pages go back in time through next_url (RFC 5005 style).
-        feed["next_url"] = prev
+    title = text(doc.title) or doc.slug
+    feed: dict[str, Any] = {"version": VERSION, "title": title}
+    _put(feed, "home_page_url", uri(doc.home_url))
+    _put(feed, "feed_url", uri(doc.url("json")))
+    _put(feed, "description", text(doc.description))
+    _put(feed, "language", text(doc.language))
+    feed["authors"] = [{"name": text(doc.author) or title}]
+    hub = uri(doc.hub)
+    if hub:
+        feed["hubs"] = [{"type": "WebSub", "url": hub}]
+    # JSON Feed pages go back in time through next_url (RFC 5005 style).
+    _put(feed, "next_url", uri(dict(doc.prev_archive).get("json")))
     if doc.archive:
         feed["expired"] = True
     feed["items"] = [_item(a) for a in doc.items]
-    text = json.dumps(feed, ensure_ascii=False, allow_nan=False, indent=2)
-    return (text + "\n").encode("utf-8")
+    out = json.dumps(feed, ensure_ascii=False, allow_nan=False, indent=2)
+    return (out + "\n").encode("utf-8")
+
+
+def _put(obj: dict[str, Any], key: str, value: str | None) -> None:
+    if value:
+        obj[key] = value
 
 
 def _item(article: Article) -> dict[str, Any]:
-    item: dict[str, Any] = {"id": article.id, "url": article.url}
-    if article.original_url and article.original_url != article.url:
-        item["external_url"] = article.original_url
-    item["title"] = article.title
+    url = uri(article.url)
+    item: dict[str, Any] = {"id": item_id(article)}
+    _put(item, "url", url)
+    original = uri(article.original_url)
+    if original and original != url:
+        item["external_url"] = original
+    _put(item, "title", text(article.title))
     content = item_content(article)
-    if content:
-        item["content_html"] = content
+    if content and text(content):
+        item["content_html"] = text(content)
     else:
-        item["content_text"] = article.summary or article.title
-    if article.summary:
-        item["summary"] = article.summary
-    if article.image:
-        item["image"] = article.image.url
+        item["content_text"] = text(article.summary) or text(article.title) or url or item["id"]
+    _put(item, "summary", text(article.summary))
+    _put(item, "image", uri(article.image.url) if article.image else None)
     item["date_published"] = rfc3339(article.published)
-    if article.updated and article.updated != article.published:
-        item["date_modified"] = rfc3339(article.updated)
-    if article.provider:
-        author: dict[str, str] = {"name": article.provider.name}
-        if article.provider.url:
-            author["url"] = article.provider.url
+    if item_updated(article) != article.published:
+        item["date_modified"] = rfc3339(item_updated(article))
+    if article.provider and text(article.provider.name):
+        author: dict[str, str] = {"name": text(article.provider.name)}
+        _put(author, "url", uri(article.provider.url))
         item["authors"] = [author]
-    tags = categories(article)
+    tags = [t for t in dict.fromkeys(text(c).strip() for c in categories(article)) if t]
     if tags:
-        item["tags"] = list(tags)
-    if article.related:
-        item["_aggregator"] = {"related": [{"title": r.title, "url": r.url} for r in article.related]}
+        item["tags"] = tags
+    related = [{"title": text(r.title), "url": u} for r in article.related if (u := uri(r.url))]
+    if related:
+        item["_aggregator"] = {"related": related}
     return item

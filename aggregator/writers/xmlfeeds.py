@@ -6,10 +6,25 @@ otherwise (we always pass the newest item's date), it prepends entries by
 default (we append, in rank order), and it drops the ``rel`` of Atom entry
 links (a shadowed variable), so related and enclosure links are added by
 the small extension below instead of ``entry.link()``.
+
+What the W3C Feed Validator and the RSS Advisory Board profile ask for, and
+how it is met here:
+
+- every string is stripped of XML-illegal code points and every URL is made
+  a valid absolute URI (:func:`.feed.text`, :func:`.feed.uri`), so a writer
+  never raises on, or emits, bad input;
+- RSS ``<description>`` is HTML, so the plain-text summary is HTML-escaped;
+  ``&`` and ``<`` are written as hexadecimal character references;
+- RSS ``<source url>`` must be the URL of the feed the item came from, so it
+  is only written for items that came from a remote feed (the provider's
+  name goes into ``dc:creator``);
+- feed-level links (archive links included) come before the first item or
+  entry; an empty feed has no RSS dates (there is no newest item).
 """
 
 from __future__ import annotations
 
+import html
 import mimetypes
 from typing import Any
 
@@ -19,10 +34,12 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from ..model import Article
-from .feed import FeedDoc, categories, item_content, item_updated
+from .feed import FeedDoc, categories, item_content, item_id, item_updated, text, uri
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+FH_NS = "http://purl.org/syndication/history/1.0"
 GENERATOR = ("aggregator", "https://github.com/aggregator/aggregator")
 
 
@@ -37,74 +54,100 @@ class _Links(BaseEntryExtension):  # type: ignore[misc]
 
     def extend_atom(self, entry: Any) -> Any:
         assert self.article is not None
-        image = self.article.image
+        image = _image_url(self.article)
         if image:
-            attrs = {"rel": "enclosure", "href": image.url}
-            kind = mimetypes.guess_type(image.url.split("?")[0])[0]
+            attrs = {"rel": "enclosure", "href": image}
+            kind = mimetypes.guess_type(image.split("?")[0])[0]
             if kind and kind.startswith("image/"):
                 attrs["type"] = kind
             # feedgen's Atom tree spells the namespace as a plain xmlns
             # attribute, so its elements are un-namespaced: match it.
             etree.SubElement(entry, "link", attrs)
-        for related in self.article.related:
-            etree.SubElement(entry, "link", {"rel": "related", "href": related.url, "title": related.title})
+        for href, title in _related(self.article):
+            etree.SubElement(entry, "link", {"rel": "related", "href": href, "title": title})
         return entry
 
     def extend_rss(self, item: Any) -> Any:
         assert self.article is not None
-        image = self.article.image
+        image = _image_url(self.article)
         if image:
-            attrs = {"url": image.url}
-            if image.width:
-                attrs["width"] = str(image.width)
-            if image.height:
-                attrs["height"] = str(image.height)
+            attrs = {"url": image}
+            assert self.article.image is not None
+            if self.article.image.width:
+                attrs["width"] = str(self.article.image.width)
+            if self.article.image.height:
+                attrs["height"] = str(self.article.image.height)
             etree.SubElement(item, f"{{{MEDIA_NS}}}thumbnail", attrs)
-        for related in self.article.related:
-            etree.SubElement(item, f"{{{ATOM_NS}}}link", {"rel": "related", "href": related.url,
-                                                           "title": related.title})
+        for href, title in _related(self.article):
+            etree.SubElement(item, f"{{{ATOM_NS}}}link", {"rel": "related", "href": href, "title": title})
         return item
+
+
+def _image_url(article: Article) -> str | None:
+    return uri(article.image.url) if article.image else None
+
+
+def _related(article: Article) -> list[tuple[str, str]]:
+    """Related links as (valid URI, title), without repeats."""
+    links: dict[str, str] = {}
+    for related in article.related:
+        href = uri(related.url)
+        if href and href not in links:
+            links[href] = text(related.title)
+    return list(links.items())
 
 
 def _generator(doc: FeedDoc, fmt: str) -> FeedGenerator:
     fg = FeedGenerator()
-    fg.id(doc.url(fmt))
-    fg.title(doc.title)
-    fg.author({"name": doc.author})
-    fg.language(doc.language)
+    title = text(doc.title) or doc.slug
+    description = text(doc.description) or title
+    fg.id(_self_url(doc, fmt))
+    fg.title(title)
+    fg.author({"name": text(doc.author) or title})
+    fg.language(text(doc.language))
     fg.generator(GENERATOR[0], uri=GENERATOR[1])
     fg.updated(doc.updated)
     fg.lastBuildDate(doc.updated)
     fg.pubDate(doc.updated)
-    fg.description(doc.description or doc.title)
-    fg.subtitle(doc.description or doc.title)
+    fg.description(description)
+    fg.subtitle(description)
     for article in doc.items:
-        _entry(fg, article)
+        _entry(fg, article, fmt)
     return fg
 
 
-def _entry(fg: FeedGenerator, article: Article) -> FeedEntry:
+def _self_url(doc: FeedDoc, fmt: str) -> str:
+    return uri(doc.url(fmt)) or doc.url(fmt)
+
+
+def _home_url(doc: FeedDoc, fmt: str) -> str:
+    return uri(doc.home_url) or _self_url(doc, fmt)
+
+
+def _entry(fg: FeedGenerator, article: Article, fmt: str) -> FeedEntry:
     entry = fg.add_entry(order="append")
     entry.register_extension("agg", _Links, atom=True, rss=True)
     entry.agg.article = article
-    entry.id(article.id)
-    entry.guid(article.id, permalink=False)
-    entry.title(article.title)
-    entry.link(href=article.url)
+    link = uri(article.url) or item_id(article)
+    entry.guid(item_id(article), permalink=False)
+    entry.title(text(article.title) or link)
+    entry.link(href=link)
     entry.published(article.published)
     entry.updated(item_updated(article))
-    # description(isSummary=True) fills RSS <description> and Atom <summary>;
-    # Atom <content> is only set from a real body below.
-    entry.description(article.summary or article.title, isSummary=True)
+    summary = text(article.summary) or text(article.title) or link
+    # RSS <description> is HTML; Atom <summary> stays type="text".
+    entry.description(html.escape(summary, quote=False) if fmt == "rss" else summary, isSummary=True)
     content = item_content(article)
     if content:
-        entry.content(content, type="html")
-    if article.provider:
-        author = {"name": article.provider.name}
-        if article.provider.url:
-            author["uri"] = article.provider.url
+        entry.content(text(content), type="html")
+    provider = text(article.provider.name) if article.provider else ""
+    if provider:
+        author = {"name": provider}
+        provider_url = uri(article.provider.url) if article.provider else None
+        if provider_url:
+            author["uri"] = provider_url
         entry.author(author)
-    cats = categories(article)
+    cats = [c for c in dict.fromkeys(text(c).strip() for c in categories(article)) if c]
     if cats:
         entry.category([{"term": c} for c in cats])
     return entry
@@ -112,67 +155,86 @@ def _entry(fg: FeedGenerator, article: Article) -> FeedEntry:
 
 def render_rss(doc: FeedDoc) -> bytes:
     fg = _generator(doc, "rss")
-    fg.link(href=doc.home_url, rel="alternate")
-    fg.link(href=doc.url("rss"), rel="self", type="application/rss+xml")
-    if doc.hub:
-        fg.link(href=doc.hub, rel="hub")
+    fg.link(href=_home_url(doc, "rss"), rel="alternate")
+    fg.link(href=_self_url(doc, "rss"), rel="self", type="application/rss+xml")
+    if uri(doc.hub):
+        fg.link(href=uri(doc.hub), rel="hub")
     rss, _doc = fg._create_rss()
     channel = rss.find("channel")
-    channel.find("link").text = doc.home_url  # feedgen puts the self URL there
+    channel.find("link").text = _home_url(doc, "rss")  # feedgen puts the self URL there
+    if not doc.items:  # no newest item, no date (never the build time)
+        for name in ("lastBuildDate", "pubDate"):
+            for element in channel.findall(name):
+                channel.remove(element)
     for item, article in zip(channel.findall("item"), doc.items, strict=True):
         _rss_item_fixups(item, article)
     _archive_links(channel, doc, "rss")
-    return _serialize(rss)
+    return _hex_references(_serialize(rss))
 
 
 def _rss_item_fixups(item: Any, article: Article) -> None:
     # feedgen writes <author> only as an e-mail; RSS readers show
-    # dc:creator for a name, and <source> names the provider.
+    # dc:creator for a name.  <source url> is the feed the item came from
+    # (RSS 2.0), so only items read from a remote feed have one.
     for author in item.findall("author"):
         item.remove(author)
-    if article.provider:
-        creator = etree.SubElement(item, "{http://purl.org/dc/elements/1.1/}creator")
-        creator.text = article.provider.name
-        if article.provider.url:
-            source = etree.SubElement(item, "source", {"url": article.provider.url})
-            source.text = article.provider.name
+    name = text(article.provider.name) if article.provider else ""
+    if name:
+        etree.SubElement(item, f"{{{DC_NS}}}creator").text = name
+    origin = uri(article.origin) if article.origin.startswith(("http://", "https://")) else None
+    if origin:
+        etree.SubElement(item, "source", {"url": origin}).text = name or origin
 
 
 def render_atom(doc: FeedDoc) -> bytes:
     fg = _generator(doc, "atom")
-    fg.link(href=doc.home_url, rel="alternate", type="text/html")
-    fg.link(href=doc.url("atom"), rel="self", type="application/atom+xml")
-    if doc.hub:
-        fg.link(href=doc.hub, rel="hub")
+    fg.link(href=_home_url(doc, "atom"), rel="alternate", type="text/html")
+    fg.link(href=_self_url(doc, "atom"), rel="self", type="application/atom+xml")
+    if uri(doc.hub):
+        fg.link(href=uri(doc.hub), rel="hub")
     feed, _doc = fg._create_atom()
-    feed.set("{http://www.w3.org/XML/1998/namespace}lang", doc.language)
+    if text(doc.language):
+        feed.set("{http://www.w3.org/XML/1998/namespace}lang", text(doc.language))
     _archive_links(feed, doc, "atom")
     return _serialize(feed)
 
 
 def _archive_links(parent: Any, doc: FeedDoc, fmt: str) -> None:
     """RFC 5005 archive links: prev-archive on every page that has an
-    older one, ``current`` and ``fh:archive`` on archive pages."""
-    prev = dict(doc.prev_archive).get(fmt)
+    older one, ``current`` and ``fh:archive`` on archive pages.  Feed
+    metadata must precede the first item/entry (Atom requires it)."""
+    elements = []
+    prev = uri(dict(doc.prev_archive).get(fmt))
     if prev:
-        etree.SubElement(parent, _link_tag(fmt), {"rel": "prev-archive", "href": prev})
+        elements.append(etree.Element(_link_tag(fmt), {"rel": "prev-archive", "href": prev}))
     if doc.archive:
-        current = dict(doc.current).get(fmt)
+        current = uri(dict(doc.current).get(fmt))
         if current:
-            etree.SubElement(parent, _link_tag(fmt), {"rel": "current", "href": current})
-        etree.SubElement(parent, "{http://purl.org/syndication/history/1.0}archive")
+            elements.append(etree.Element(_link_tag(fmt), {"rel": "current", "href": current}))
+        elements.append(etree.Element(f"{{{FH_NS}}}archive"))
+    first = parent.find("item" if fmt == "rss" else "entry")
+    for element in elements:
+        if first is None:
+            parent.append(element)
+        else:
+            first.addprevious(element)
 
 
-_RSS_NAMESPACES = {"atom": ATOM_NS, "media": MEDIA_NS, "dc": "http://purl.org/dc/elements/1.1/",
-                   "content": "http://purl.org/rss/1.0/modules/content/",
-                   "fh": "http://purl.org/syndication/history/1.0"}
+_RSS_NAMESPACES = {"atom": ATOM_NS, "media": MEDIA_NS, "dc": DC_NS,
+                   "content": "http://purl.org/rss/1.0/modules/content/", "fh": FH_NS}
 
 
 def _link_tag(fmt: str) -> str:
     return f"{{{ATOM_NS}}}link" if fmt == "rss" else "link"
 
 
+def _hex_references(data: bytes) -> bytes:
+    """The RSS profile's advice: write ``&`` and ``<`` in character data as
+    hexadecimal character references (same XML, unambiguous to readers)."""
+    return data.replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
+
+
 def _serialize(root: Any) -> bytes:
     # Declare every namespace once on the root, not on each element.
-    etree.cleanup_namespaces(root, top_nsmap=_RSS_NAMESPACES if root.tag == "rss" else {"fh": _RSS_NAMESPACES["fh"]})
+    etree.cleanup_namespaces(root, top_nsmap=_RSS_NAMESPACES if root.tag == "rss" else {"fh": FH_NS})
     return etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8")  # type: ignore[no-any-return]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,8 +12,9 @@ import pytest
 from aggregator.errors import ConfigError
 from aggregator.model import Article, Image, Provider, Related
 from aggregator.remote import FetchSettings, SourceConfig, prune_sources
+from aggregator.remote.articles import build_articles
 from aggregator.remote.codec import decode_articles, encode_articles
-from aggregator.remote.parse import sniff
+from aggregator.remote.parse import parse_feed, sniff
 from aggregator.remote.schedule import backoff_seconds, next_attempt, parse_retry_after
 from aggregator.remote.settings import effective_limits
 from aggregator.remote.state import SourceState, ensure_schema, load_state, save_first_seen, save_state
@@ -106,3 +108,16 @@ def test_corrupt_stored_items_are_treated_as_none() -> None:
     ensure_schema(conn)
     conn.execute("INSERT INTO source_state (url, items) VALUES ('u', '{not json')")
     assert load_state(conn, "u").items == ()
+
+
+@pytest.mark.timeout(30)
+def test_item_flood_is_parsed_in_bounded_time_and_capped() -> None:
+    items = "".join(f"<item><title>T {i}</title><link>https://e.example/{i}</link><pubDate>"
+                    f"Sat, 01 Jun 2024 {i % 24:02d}:00:00 GMT</pubDate></item>" for i in range(10_000))
+    body = f'<rss version="2.0"><channel><title>x</title>{items}</channel></rss>'.encode()
+    start = time.monotonic()
+    feed = parse_feed(body, {})
+    built = build_articles(feed, SourceConfig("https://e.example/f"), "https://e.example/f", 200, {}, NOW)
+    assert time.monotonic() - start < 10
+    assert len(built.articles) == 200 and {a.published.hour for a in built.articles} == {23}  # newest first
+    assert [a.id for a in built.articles] == sorted(a.id for a in built.articles)  # ties broken by id
