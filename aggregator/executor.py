@@ -66,7 +66,7 @@ class DaskExecutor:
             from dask.distributed import Client
         except ImportError as exc:  # pragma: no cover - depends on the extra
             raise RuntimeError("the dask executor needs: pip install 'aggregator[dask]'") from exc
-        self.client = Client(scheduler)
+        self.client = Client(scheduler)  # type: ignore[no-untyped-call]
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         futures = self.client.map(fn, list(items), pure=False)
@@ -74,7 +74,7 @@ class DaskExecutor:
             yield future.result()
 
     def close(self) -> None:
-        self.client.close()
+        self.client.close()  # type: ignore[no-untyped-call]
 
 
 def make_executor(kind: str = "local", workers: int | None = None, scheduler: str | None = None) -> Executor:

@@ -7,9 +7,10 @@ both accepted.  The front matter must be a YAML mapping.
 
 YAML is only ever loaded with a safe loader: yaml-rs (a Rust parser with no
 tags that execute code, a nesting limit and alias limits) or PyYAML's safe
-loader (C when available).  Deeply nested flow collections are refused
-before PyYAML sees them, because libyaml recursion can overflow the C stack
-(a segfault no ``except`` can catch).
+loader (C when available).  Deeply nested flow and block collections are
+refused before a parser sees them, because libyaml and yaml-rs recursion can
+overflow the C stack (a segfault no ``except`` can catch).  Tags, anchors and
+aliases are refused too (the format needs none).
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ except ImportError:  # pragma: no cover - exercised only without yaml-rs
 _SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _CLOSE = re.compile(r"^---[ \t]*$", re.M)
 _OPEN = re.compile(r"---[ \t]*\n")
+# Where a tag (``!``), anchor (``&``) or alias (``*``) token could start: at
+# a line start or after whitespace or a flow indicator.  A cheap filter; the
+# scanner decides (``&`` in "Q&A" or "a & b" is plain text).
+# A line that may open many block levels: many compact entries ("- - - x")
+# or deep indentation.  Only such front matter gets the exact depth count.
+_DEEP_HINT = re.compile(r"(?:[-?][ \t]+){10}|^ {20}", re.M)
+_COMPACT = re.compile(r"[-?][ \t]+")
+_NODE_PROPERTY = re.compile(r"(?:^|[\s\[{,])[!&*]", re.M)
 
 
 class FrontMatterError(ValueError):
@@ -89,12 +98,40 @@ def flow_depth(text: str) -> int:
     return deepest
 
 
+def block_depth(text: str) -> int:
+    """An upper bound on the nesting of block collections, without
+    recursion: the number of open indentation levels plus the compact
+    entries (``- - - x``) that start a line."""
+    if not _DEEP_HINT.search(text):
+        return 0
+    indents: list[int] = []
+    deepest = 0
+    for line in text.split("\n"):
+        stripped = line.lstrip(" ")
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(line) - len(stripped)
+        while indents and indents[-1] >= indent:
+            indents.pop()
+        indents.append(indent)
+        compact, pos = 0, 0
+        while (m := _COMPACT.match(stripped, pos)) is not None:
+            compact, pos = compact + 1, m.end()
+        deepest = max(deepest, len(indents) + compact)
+    return deepest
+
+
 def parse_yaml(front: str, parser: str = "auto") -> Mapping[str, Any]:
     """Parse front matter text to a mapping with a safe loader."""
     if front.count("[") + front.count("{") > MAX_DEPTH and flow_depth(front) > MAX_DEPTH:
         raise FrontMatterError(f"front matter nested deeper than {MAX_DEPTH} levels")
+    # yaml-rs overflows the stack (SIGSEGV) on ~20,000 nested block
+    # sequences ("- - - ..."), which fit in the front-matter size cap.
+    if block_depth(front) > MAX_DEPTH:
+        raise FrontMatterError(f"front matter nested deeper than {MAX_DEPTH} levels")
     load = _loader(parser)
     try:
+        _refuse_node_properties(front)
         data = load(front)
     except FrontMatterError:
         raise
@@ -107,6 +144,31 @@ def parse_yaml(front: str, parser: str = "auto") -> Mapping[str, Any]:
     if not isinstance(data, dict):
         raise FrontMatterError(f"front matter is a {type(data).__name__}, not a mapping")
     return data
+
+
+def _refuse_node_properties(front: str) -> None:
+    """Refuse YAML tags, anchors and aliases before any parser builds data.
+
+    The article format needs none of them.  Tags are how ``!!python/...``
+    payloads travel (yaml-rs ignores unknown tags, so without this check the
+    two parsers disagree), and aliases are how billion-laughs bombs expand
+    (PyYAML has no alias limit: loading is cheap, using the result is not).
+    The scan is flat (no recursion) and linear in the front matter size."""
+    if not _NODE_PROPERTY.search(front):
+        return
+    try:
+        for token in yaml.scan(front, Loader=_SAFE_LOADER):
+            if isinstance(token, yaml.TagToken):
+                handle, suffix = token.value
+                raise FrontMatterError(f"YAML tags are not allowed: {_one_line(str(handle or '') + suffix)[:80]}",
+                                       line=token.start_mark.line + 2)
+            if isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
+                what = "anchors" if isinstance(token, yaml.AnchorToken) else "aliases"
+                sign = "&" if what == "anchors" else "*"
+                raise FrontMatterError(f"YAML {what} are not allowed ({sign}{_one_line(token.value)[:40]})",
+                                       line=token.start_mark.line + 2)
+    except yaml.YAMLError:
+        return  # the parser itself reports the syntax error
 
 
 def _loader(parser: str) -> Callable[[str], Any]:

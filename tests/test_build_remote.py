@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from support import Project, article
 
 RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>Remote</title><link>http://127.0.0.1/</link>
 <description>d</description>
 <item><title>Remote one</title><link>https://remote.example/one?utm_source=rss</link>
-<pubDate>Tue, 12 Jul 2022 10:00:00 GMT</pubDate><description>&lt;p&gt;hi&lt;script&gt;x()&lt;/script&gt;&lt;/p&gt;</description></item>
+<pubDate>Tue, 12 Jul 2022 10:00:00 GMT</pubDate>
+<description>&lt;p&gt;hi&lt;script&gt;x()&lt;/script&gt;&lt;/p&gt;</description></item>
 <item><title>Same as local</title><link>https://example.org/local</link>
 <pubDate>Tue, 12 Jul 2022 09:00:00 GMT</pubDate></item>
 </channel></rss>"""
@@ -24,7 +24,7 @@ RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>Remote</title><
 class Routes(BaseHTTPRequestHandler):
     status = 200
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         body = RSS.encode()
         self.send_response(Routes.status)
         self.send_header("Content-Type", "application/rss+xml")

@@ -75,7 +75,8 @@ def test_hostile_routes_fail_alone_and_in_time(site, source, settings, conn, now
     bad = [source(path) for path in HOSTILE]
     with stopwatch() as watch:
         result = collect_sources(bad + good, settings, conn, now)
-    assert watch.seconds < settings.deadline + 4  # the drip is cut at the deadline, not after len(body) s
+    # Generous slack for a loaded CI machine: the drip is cut at the deadline, not after len(body) s.
+    assert watch.seconds < settings.deadline + 10
     reports = by_url(result)
     for path, (status, reason) in HOSTILE.items():
         report = reports[site.url(path)]
@@ -91,7 +92,7 @@ def test_drip_is_cut_at_the_deadline(site, source, make_settings, conn, now, sto
     with stopwatch() as watch:
         result = collect_sources([source("/drip")], make_settings(deadline=1.5), conn, now)
     assert result.reports[0].status == "failed" and "deadline of 1.5s" in (result.reports[0].error or "")
-    assert 1.4 < watch.seconds < 4
+    assert 1.4 < watch.seconds < 10  # the drip would take minutes; slack for a loaded machine
 
 
 def test_run_budget_abandons_unfinished_sources(site, source, make_settings, conn, now, stopwatch) -> None:
@@ -99,7 +100,7 @@ def test_run_budget_abandons_unfinished_sources(site, source, make_settings, con
     slow = [SourceConfig(url=site.url("/drip") + f"?n={i}") for i in range(6)]
     with stopwatch() as watch:
         result = collect_sources([source("/rss"), *slow], settings, conn, now)
-    assert watch.seconds < 1.5 + 3
+    assert watch.seconds < 1.5 + 8  # six drips would take minutes; slack for a loaded machine
     reports = by_url(result)
     assert reports[site.url("/rss")].status == "fresh"
     outcomes = {(reports[s.url].status, reports[s.url].error) for s in slow}

@@ -1,0 +1,251 @@
+"""The three feed writers: golden files, parse-back, determinism, and
+well-formed output for any text (hypothesis).
+
+Regenerate the golden files after an intended change with
+``UPDATE_GOLDEN=1 pytest tests/test_writers.py`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import calendar
+import html
+import json
+import os
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import feedparser
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import etree
+from specs import check_atom, check_json_feed, check_rss
+
+from aggregator.model import Article, Image, Provider, Related
+from aggregator.text import clean_text
+from aggregator.writers.feed import FeedDoc, categories, item_content, item_updated
+from aggregator.writers.formats import FORMATS
+
+GOLDEN = Path(__file__).parent / "golden"
+BASE = "https://example.org/feeds/"
+ATOM = "{http://www.w3.org/2005/Atom}"
+CHECKS = {"rss": check_rss, "atom": check_atom, "json": check_json_feed}
+
+
+def _at(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+FULL = Article(
+    id="https://example.com/2024/01/caf%C3%A9-k%C3%A4fer",
+    url="https://example.com/2024/01/caf%C3%A9-k%C3%A4fer?ref=feed",
+    original_url="https://original.example.net/story/42",
+    title="Café Käfer — 日本語, עברית & 🐞 <not a tag>",
+    summary='Plain text with <b>angle brackets</b>, "quotes" & an ampersand.',
+    content_html='<p>Full <a href="https://example.com/a">body</a> with <em>HTML</em> — ünïcödé.</p>',
+    featured_html='<iframe src="https://www.youtube.com/embed/abc" width="560" height="315"></iframe>',
+    published=_at(2024, 1, 2, 3, 4, 5),
+    updated=_at(2024, 1, 3, 8, 0, 0),
+    origin="articles/full.md",
+    topics=("Computer Vision", "AI"),
+    tags=("Käfer", "AI", "open source"),
+    category="news",
+    kind="video",
+    quality=80,
+    provider=Provider("Exämple Press", "example.com", "https://example.com/"),
+    image=Image("https://example.com/img/photo.jpg", 1200, 630, "A photo"),
+    related=(Related("First related", "https://example.org/r/1"), Related("Zweiter — verwandt", "https://example.org/r/2")),
+)
+MINIMAL = Article(
+    id="https://example.net/minimal",
+    url="https://example.net/minimal",
+    title="Minimal article",
+    published=_at(2023, 12, 31, 23, 59, 59),
+    origin="articles/minimal.md",
+    topics=("AI",),
+)
+REMOTE = Article(
+    id="https://blog.example.org/post/7",
+    url="https://blog.example.org/post/7",
+    title="From a remote feed",
+    summary="Only a summary, no body.",
+    published=_at(2023, 6, 1, 12, 0, 0),
+    origin="https://blog.example.org/feed.xml",
+    tags=("remote",),
+    provider=Provider("Blog Example"),
+    image=Image("https://blog.example.org/cover.png"),
+)
+ITEMS = (FULL, MINIMAL, REMOTE)
+
+
+def make_doc(items: tuple[Article, ...] = ITEMS, slug: str = "cafe", **changes: object) -> FeedDoc:
+    doc = FeedDoc(
+        slug=slug, title="Example News: Café", description="Ranked articles on Café — and more.",
+        home_url=f"{BASE}index.html#{slug}", language="en", author="Example News", items=items,
+        urls=tuple((fmt, BASE + slug + f.suffix) for fmt, f in FORMATS.items()),
+    )
+    return replace(doc, **changes)  # type: ignore[arg-type]
+
+
+GOLDEN_DOCS = {
+    "cafe": make_doc(),
+    "empty": make_doc((), slug="empty"),
+    "archive": make_doc((MINIMAL, REMOTE), slug="archive", hub="https://hub.example.org/",
+                        prev_archive=tuple((f, BASE + "archive-2022" + v.suffix) for f, v in FORMATS.items()),
+                        archive=True, current=tuple((f, BASE + "cafe" + v.suffix) for f, v in FORMATS.items())),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+@pytest.mark.parametrize("name", sorted(GOLDEN_DOCS))
+def test_golden(name: str, fmt: str) -> None:
+    data = FORMATS[fmt].render(GOLDEN_DOCS[name])
+    path = GOLDEN / f"{name}{FORMATS[fmt].suffix}"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_bytes(data)
+    assert path.exists(), f"{path} missing: run with UPDATE_GOLDEN=1"
+    assert data == path.read_bytes(), f"{path.name} differs from the writer's output (UPDATE_GOLDEN=1 to accept)"
+    CHECKS[fmt](data, path.name)
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+@pytest.mark.parametrize("name", sorted(GOLDEN_DOCS))
+def test_deterministic(name: str, fmt: str) -> None:
+    doc = GOLDEN_DOCS[name]
+    assert FORMATS[fmt].render(doc) == FORMATS[fmt].render(replace(doc))
+
+
+def _utc(struct: object) -> datetime:
+    return datetime.fromtimestamp(calendar.timegm(struct), UTC)  # type: ignore[arg-type]
+
+
+def _parse(fmt: str) -> feedparser.FeedParserDict:
+    data = FORMATS[fmt].render(make_doc())
+    parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert len(parsed.entries) == len(ITEMS)
+    return parsed
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom"])
+def test_xml_parse_back(fmt: str) -> None:
+    parsed = _parse(fmt)
+    assert parsed.feed.title == "Example News: Café"
+    assert parsed.feed.link == f"{BASE}index.html#cafe"
+    assert parsed.feed.language if fmt == "rss" else True
+    for entry, article in zip(parsed.entries, ITEMS, strict=True):
+        assert entry.title == article.title
+        assert entry.link == article.url
+        assert entry.id == article.id
+        assert _utc(entry.published_parsed) == article.published
+        assert [t.term for t in entry.get("tags", [])] == list(categories(article))
+        summary = entry.summary if fmt == "atom" else html.unescape(entry.summary)
+        assert summary == (article.summary or article.title)
+        content = item_content(article)
+        assert [c.value for c in entry.get("content", [])] == ([content] if content else [])
+        if article.provider:
+            assert entry.author == article.provider.name
+        related = [(link.href, link.get("title")) for link in entry.links if link.rel == "related"]
+        assert related == [(r.url, r.title) for r in article.related]
+        if fmt == "atom":
+            assert _utc(entry.updated_parsed) == item_updated(article)
+            enclosures = [link.href for link in entry.links if link.rel == "enclosure"]
+            assert enclosures == ([article.image.url] if article.image else [])
+        else:
+            thumbs = [t["url"] for t in entry.get("media_thumbnail", [])]
+            assert thumbs == ([article.image.url] if article.image else [])
+
+
+def test_rss_source_is_the_origin_feed() -> None:
+    channel = etree.fromstring(FORMATS["rss"].render(make_doc())).find("channel")
+    sources = [(item.findtext("guid"), item.find("source")) for item in channel.findall("item")]
+    assert [(g, s.get("url"), s.text) for g, s in sources if s is not None] == [
+        (REMOTE.id, REMOTE.origin, "Blog Example")]
+
+
+def test_json_parse_back() -> None:
+    feed = json.loads(FORMATS["json"].render(make_doc()), parse_constant=float)
+    assert feed["feed_url"] == f"{BASE}cafe.json"
+    assert feed["home_page_url"] == f"{BASE}index.html#cafe"
+    for item, article in zip(feed["items"], ITEMS, strict=True):
+        assert item["id"] == article.id
+        assert item["url"] == article.url
+        assert item["title"] == article.title
+        assert item.get("summary") == (article.summary or None)
+        assert item.get("content_html") == item_content(article)
+        if not item_content(article):
+            assert item["content_text"] == (article.summary or article.title)
+        assert datetime.fromisoformat(item["date_published"]) == article.published
+        assert datetime.fromisoformat(item.get("date_modified", item["date_published"])) == item_updated(article)
+        assert item.get("tags", []) == list(categories(article))
+        assert item.get("image") == (article.image.url if article.image else None)
+        assert [a["name"] for a in item.get("authors", [])] == ([article.provider.name] if article.provider else [])
+        related = item.get("_aggregator", {}).get("related", [])
+        assert [(r["url"], r["title"]) for r in related] == [(r.url, r.title) for r in article.related]
+    assert feed["items"][0]["external_url"] == FULL.original_url
+
+
+def test_ids_agree_across_formats() -> None:
+    doc = make_doc()
+    rss = [g.text for g in etree.fromstring(FORMATS["rss"].render(doc)).iter("guid")]
+    atom = [i.text for i in etree.fromstring(FORMATS["atom"].render(doc)).iter(f"{ATOM}id")][1:]
+    jsn = [i["id"] for i in json.loads(FORMATS["json"].render(doc))["items"]]
+    assert rss == atom == jsn == [a.id for a in ITEMS]
+
+
+def test_invalid_uris_are_encoded_or_dropped() -> None:
+    odd = replace(FULL, id="https://example.com/ä b", url="https://example.com/ä b",
+                  image=Image("https://example.com/ä.jpg"), related=(Related("rel", "/relative"),),
+                  provider=Provider("P", None, "not a url"))
+    doc = make_doc((odd,))
+    for fmt, check in CHECKS.items():
+        data = FORMATS[fmt].render(doc)
+        check(data, fmt)
+        assert b"%C3%A4%20b" in data and b"/relative" not in data and b"not a url" not in data
+
+
+# -- any text: the writers never emit ill-formed output ------------------------------------------------------
+
+SPECIALS = ["]]>", "</description>", "<![CDATA[", "&amp;", "&#0;", "\x00", "\x0b", "\ud800", "\udfff", "\ufffe",
+            "\u202e", "\u200f", "مرحبا", "🐞", "\r\n", "\x85", "\u2028", "&", "<", '"', "'"]
+ANY_TEXT = st.lists(st.one_of(st.text(st.characters(exclude_categories=()), max_size=12),
+                              st.text(st.characters(categories=["Cs", "Cc", "Cf", "Zl", "Zp"]), max_size=4),
+                              st.sampled_from(SPECIALS)), max_size=5).map("".join)
+
+
+def _assert_well_formed(doc: FeedDoc) -> dict[str, bytes]:
+    out = {fmt: f.render(doc) for fmt, f in FORMATS.items()}
+    etree.fromstring(out["rss"])
+    etree.fromstring(out["atom"])
+    json.loads(out["json"].decode("utf-8"), parse_constant=lambda c: pytest.fail(f"JSON constant {c}"))
+    return out
+
+
+def _doc_from(title: str, summary: str, provider: str, topic: str, tag: str) -> FeedDoc:
+    article = replace(FULL, title=title, summary=summary, provider=Provider(provider, None, None),
+                      topics=(topic,), tags=(tag,), related=(Related(title, "https://example.org/r"),))
+    return make_doc((article, MINIMAL), title=topic, description=summary, author=provider)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ANY_TEXT, ANY_TEXT, ANY_TEXT, ANY_TEXT, ANY_TEXT)
+def test_raw_text_never_breaks_a_writer(title: str, summary: str, provider: str, topic: str, tag: str) -> None:
+    _assert_well_formed(_doc_from(title, summary, provider, topic, tag))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ANY_TEXT, ANY_TEXT, ANY_TEXT, ANY_TEXT, ANY_TEXT)
+def test_cleaned_text_round_trips(title: str, summary: str, provider: str, topic: str, tag: str) -> None:
+    title, summary, provider, topic, tag = (clean_text(s) for s in (title, summary, provider, topic, tag))
+    out = _assert_well_formed(_doc_from(title, summary, provider, topic, tag))
+    titles = [e.findtext("title") for e in etree.fromstring(out["rss"]).iter("item")]
+    entries = etree.fromstring(out["atom"]).findall(f"{ATOM}entry")
+    items = json.loads(out["json"])["items"]
+    expected = title or FULL.url
+    assert titles[0] == entries[0].findtext(f"{ATOM}title") == expected
+    assert items[0].get("title", FULL.url) == expected
+    assert items[0].get("summary", "") == summary
+    assert entries[0].findtext(f"{ATOM}summary") == (summary or expected)
+    assert [t for t in items[0].get("tags", [])] == [t for t in dict.fromkeys((topic, tag)) if t.strip()]
