@@ -283,6 +283,8 @@ def _body(body: str, path: str, base: str) -> str | None:
 
 
 def _short(value: object) -> str:
+    if isinstance(value, date):  # datetime too: its repr is long and unreadable
+        return value.isoformat()
     text = repr(value) if not isinstance(value, (list, dict)) else type(value).__name__
     return text if len(text) <= 60 else text[:57] + "..."
 

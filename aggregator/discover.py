@@ -8,9 +8,11 @@ walk never follows symlinked folders, so loops cannot trap it.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import glob
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,16 +88,22 @@ def _file(path: Path, top: Path, exclude: tuple[str, ...], problems: list[Proble
                 problems.append(Problem(str(path), "symlink points outside the article folder", "skipped"))
                 return
         st = path.stat()
-    except (OSError, RuntimeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        problems.append(Problem(str(path), f"cannot read: {reason}", "failed"))
+    except RuntimeError:  # Python < 3.13 reports a symlink loop this way
+        problems.append(Problem(str(path), "symlink loop", "skipped"))
         return
-    if not _is_regular(st.st_mode):
-        return  # a folder named *.txt, a socket...: not an article
+    except OSError as exc:
+        # A loop is permanent and says nothing about the other files: it is
+        # skipped like bad content.  Anything else (a dangling link, EACCES,
+        # EIO) is a failed read, which keeps vanished topics' feeds.
+        if exc.errno == errno.ELOOP:
+            problems.append(Problem(str(path), "symlink loop", "skipped"))
+        else:
+            problems.append(Problem(str(path), f"cannot read: {exc.strerror or exc}", "failed"))
+        return
+    if stat.S_ISDIR(st.st_mode):
+        return  # a folder (or a link to one) named *.txt: not an article
+    if not stat.S_ISREG(st.st_mode):
+        # A FIFO would block the reader forever; a socket or device is no article.
+        problems.append(Problem(str(path), "not a regular file", "skipped"))
+        return
     yield Found(str(path), (st.st_size, st.st_mtime_ns, st.st_ino))
-
-
-def _is_regular(mode: int) -> bool:
-    import stat
-
-    return stat.S_ISREG(mode)

@@ -45,13 +45,26 @@ class PoolExecutor:
         if self.workers <= 1 or len(batch) < MIN_BATCHES_FOR_POOL:
             return map(fn, batch)
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_die_with_parent)
         return self._pool.map(fn, batch)
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the build process dies: a run
+    killed by cron or SIGKILL must not leave orphaned workers behind."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: workers exit when the queue closes
+        pass
 
 
 class DaskExecutor:

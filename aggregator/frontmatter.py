@@ -181,7 +181,8 @@ def _loader(parser: str) -> Callable[[str], Any]:
 
 def _load_yaml_rs(front: str) -> Any:
     assert yaml_rs is not None
-    return yaml_rs.loads(front)
+    # Last wins, as in PyYAML (the reference), so both parsers give one article.
+    return yaml_rs.loads(front, duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.LastWins)
 
 
 def _load_pyyaml(front: str) -> Any:

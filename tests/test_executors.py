@@ -3,14 +3,14 @@ process pool and on a Dask cluster."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from support import Project, article
 
 from aggregator import build, load_config
 from aggregator.executor import PoolExecutor, SerialExecutor
-from support import Project, article
-from datetime import UTC, datetime
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
