@@ -84,7 +84,7 @@ def build_article(fields: Mapping[str, Any], body: str, path: str, options: Pars
         summary=_text(fields, "excerpt", SUMMARY_MAX, warnings, single_line=False),
         content_html=_body(body, path, url),
         updated=_optional_date(fields, "updatedDateTime", warnings),
-        topics=_topics(fields.get("topics"), options.max_topics, warnings),
+        topics=_names(fields.get("topics"), "topics", options.max_topics, warnings),
         tags=_names(fields.get("tags"), "tags", MAX_TAGS, warnings),
         category=_text(fields, "category", NAME_MAX, warnings) or None,
         kind=_text(fields, "type", NAME_MAX, warnings) or None,
@@ -209,10 +209,6 @@ def _names(value: object, key: str, limit: int, warnings: list[str]) -> tuple[st
     if len(names) > limit:
         warnings.append(f"{key}: {len(names)} given, only the first {limit} kept")
     return tuple(names[:limit])
-
-
-def _topics(value: object, limit: int, warnings: list[str]) -> tuple[str, ...]:
-    return _names(value, "topics", limit, warnings)
 
 
 def _provider(value: object, article_url: str) -> Provider | None:

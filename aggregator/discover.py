@@ -45,11 +45,10 @@ def _entries(folder: ArticleFolder, root: Path, problems: list[Problem]) -> Iter
     if _GLOB_CHARS & set(folder.path):
         for match in sorted(glob.glob(pattern, recursive=True)):
             path = Path(match)
-            base = Path(glob.escape(str(root)))  # excludes are relative to the config folder here
             if path.is_dir() and not path.is_symlink():
                 yield from _walk(path, folder.exclude, problems)
             else:
-                yield from _file(path, path.parent, folder.exclude, problems, base=base)
+                yield from _file(path, path.parent, folder.exclude, problems)
         return
     top = Path(pattern)
     if not top.exists():
@@ -74,8 +73,7 @@ def _walk(top: Path, exclude: tuple[str, ...], problems: list[Problem]) -> Itera
             yield from _file(Path(dirpath) / name, top, exclude, problems)
 
 
-def _file(path: Path, top: Path, exclude: tuple[str, ...], problems: list[Problem],
-          base: Path | None = None) -> Iterator[Found]:
+def _file(path: Path, top: Path, exclude: tuple[str, ...], problems: list[Problem]) -> Iterator[Found]:
     relative = os.path.relpath(path, top)
     if any(fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(path.name, pattern) for pattern in exclude):
         return

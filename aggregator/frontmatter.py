@@ -15,7 +15,6 @@ aliases are refused too (the format needs none).
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -200,7 +199,3 @@ def _error_line(exc: BaseException) -> int | None:
         return int(mark.line) + 2  # +1 for 1-based, +1 for the opening ---
     m = re.search(r"line (\d+)", str(exc))
     return int(m.group(1)) + 1 if m else None
-
-
-def is_finite_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
