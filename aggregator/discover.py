@@ -61,16 +61,42 @@ def _entries(folder: ArticleFolder, root: Path, problems: list[Problem]) -> Iter
 
 
 def _walk(top: Path, exclude: tuple[str, ...], problems: list[Problem]) -> Iterator[Found]:
-    def on_error(error: OSError) -> None:
-        problems.append(Problem(str(error.filename or top), f"cannot list folder: {error.strerror}", "failed"))
-
-    for dirpath, dirnames, filenames in os.walk(top, onerror=on_error, followlinks=False):
-        dirnames.sort()
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for name in sorted(filenames):
-            if name.startswith(".") or not name.lower().endswith(SUFFIXES):
+    # os.scandir, not os.walk + Path.stat: a plain file costs one lstat
+    # through the DirEntry, which matters at 100,000 files.
+    pending = [str(top)]
+    while pending:
+        folder = pending.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as error:
+            problems.append(Problem(str(error.filename or folder), f"cannot list folder: {error.strerror}", "failed"))
+            continue
+        subfolders = []
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
                 continue
-            yield from _file(Path(dirpath) / name, top, exclude, problems)
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    subfolders.append(entry.path)
+                    continue
+                plain = entry.is_file(follow_symlinks=False)
+            except OSError:
+                plain = False
+            if not name.lower().endswith(SUFFIXES):
+                continue
+            if plain and not exclude:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    pass  # vanished or unreadable: _file reports why
+                else:
+                    yield Found(entry.path, (st.st_size, st.st_mtime_ns, st.st_ino))
+                    continue
+            yield from _file(Path(entry.path), top, exclude, problems)
+        # Depth first in name order, like the sorted os.walk this replaces.
+        pending.extend(reversed(subfolders))
 
 
 def _file(path: Path, top: Path, exclude: tuple[str, ...], problems: list[Problem]) -> Iterator[Found]:

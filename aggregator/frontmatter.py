@@ -37,9 +37,11 @@ _OPEN = re.compile(r"---[ \t]*\n")
 # scanner decides (``&`` in "Q&A" or "a & b" is plain text).
 # A line that may open many block levels: many compact entries ("- - - x")
 # or deep indentation.  Only such front matter gets the exact depth count.
-_DEEP_HINT = re.compile(r"(?:[-?][ \t]+){10}|^ {20}", re.M)
+# Anchored on a literal newline (searched on "\n" + text) so the regex
+# engine skips from line to line instead of trying every position.
+_DEEP_HINT = re.compile(r"\n[ \t]*(?:[-?][ \t]+){10}|\n {20}")
 _COMPACT = re.compile(r"[-?][ \t]+")
-_NODE_PROPERTY = re.compile(r"(?:^|[\s\[{,])[!&*]", re.M)
+_NODE_PROPERTY = re.compile(r"[\s\[{,][!&*]")
 
 
 class FrontMatterError(ValueError):
@@ -101,7 +103,7 @@ def block_depth(text: str) -> int:
     """An upper bound on the nesting of block collections, without
     recursion: the number of open indentation levels plus the compact
     entries (``- - - x``) that start a line."""
-    if not _DEEP_HINT.search(text):
+    if not _DEEP_HINT.search("\n" + text):
         return 0
     indents: list[int] = []
     deepest = 0
@@ -153,7 +155,9 @@ def _refuse_node_properties(front: str) -> None:
     two parsers disagree), and aliases are how billion-laughs bombs expand
     (PyYAML has no alias limit: loading is cheap, using the result is not).
     The scan is flat (no recursion) and linear in the front matter size."""
-    if not _NODE_PROPERTY.search(front):
+    if not ("!" in front or "&" in front or "*" in front):
+        return  # the common case, found at memchr speed
+    if front[:1] not in ("!", "&", "*") and not _NODE_PROPERTY.search(front):
         return
     try:
         for token in yaml.scan(front, Loader=_SAFE_LOADER):

@@ -37,7 +37,9 @@ def render_json(doc: FeedDoc) -> bytes:
     if doc.archive:
         feed["expired"] = True
     feed["items"] = [_item(a) for a in doc.items]
-    out = json.dumps(feed, ensure_ascii=False, allow_nan=False, indent=2)
+    # Compact: the C encoder is used only without indent (5x faster), and
+    # services parse rather than read it.
+    out = json.dumps(feed, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     return (out + "\n").encode("utf-8")
 
 
