@@ -9,6 +9,7 @@ rank them without holding every article in memory.
 from __future__ import annotations
 
 import hashlib
+import pickle
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import astuple, dataclass
@@ -16,7 +17,7 @@ from dataclasses import astuple, dataclass
 from .articles import ParseOptions, parse_article
 from .discover import Found
 from .executor import Executor
-from .model import ParseResult, Problem
+from .model import ParseResult, Problem, Summary, summarize
 from .store import Store
 
 BATCH = 256
@@ -37,9 +38,34 @@ class _Batch:
     max_bytes: int
 
 
-def parse_batch(batch: _Batch) -> list[tuple[Found, ParseResult]]:
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """One file's parse, ready to rank and to cache: its articles'
+    summaries and problems, and the pickled :class:`ParseResult` (pickled in
+    the worker, so the build process stores it without touching it)."""
+
+    found: Found
+    summaries: tuple[Summary, ...]
+    problems: tuple[Problem, ...]
+    blob: bytes
+
+    @property
+    def cacheable(self) -> bool:
+        # I/O failures are not cached: the next run must try again.
+        return not any(p.kind == "failed" for p in self.problems)
+
+
+def parse_batch(batch: _Batch) -> list[Parsed]:
     """Read and parse a batch of files (runs in a worker process)."""
-    return [(found, read_and_parse(found, batch.options, batch.max_bytes)) for found in batch.files]
+    out = []
+    for found in batch.files:
+        result = read_and_parse(found, batch.options, batch.max_bytes)
+        blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        # One file holds one article: the blob's hash is that article's digest.
+        digest = hashlib.blake2b(blob, digest_size=12).hexdigest() if len(result.articles) == 1 else None
+        summaries = tuple(summarize(a, digest) for a in result.articles)
+        out.append(Parsed(found, summaries, result.problems, blob))
+    return out
 
 
 def read_and_parse(found: Found, options: ParseOptions, max_bytes: int = MAX_FILE_BYTES) -> ParseResult:
@@ -63,28 +89,38 @@ class CollectStats:
 
 def collect_local(files: list[Found], store: Store, executor: Executor, options: ParseOptions, version: str,
                   *, max_bytes: int = MAX_FILE_BYTES, stats: CollectStats | None = None,
-                  progress: Callable[[int], None] | None = None) -> Iterator[tuple[str, ParseResult]]:
-    """Yield ``(path, result)`` for every file: cached when unchanged,
-    parsed otherwise (and then cached)."""
+                  progress: Callable[[int], None] | None = None
+                  ) -> Iterator[tuple[str, tuple[Summary, ...], tuple[Problem, ...]]]:
+    """Yield ``(path, summaries, problems)`` for every file: from the cache
+    when unchanged, parsed otherwise (and then cached).  Full articles stay
+    in the store; load them with :meth:`Store.load_article`."""
     stats = stats if stats is not None else CollectStats()
     stats.files = len(files)
     fp = fingerprint(options, version)
     cached = store.cached(fp)
     fresh = [f for f in files if cached.get(f.path) != f.stat]
-    fresh_paths = {f.path for f in fresh}
     stats.parsed = len(fresh)
     batches = [_Batch(tuple(fresh[i:i + BATCH]), options, max_bytes) for i in range(0, len(fresh), BATCH)]
     for batch_result in executor.map(parse_batch, batches):
-        for found, result in batch_result:
-            # I/O failures are not cached: the next run must try again.
-            if not any(p.kind == "failed" for p in result.problems):
-                store.save_result(found.path, found.stat, fp, result)
+        for parsed in batch_result:
+            if parsed.cacheable:
+                summary = pickle.dumps((parsed.summaries, parsed.problems), protocol=pickle.HIGHEST_PROTOCOL)
+                store.save_parsed(parsed.found.path, parsed.found.stat, fp, summary, parsed.blob)
             if progress:
                 progress(1)
-            yield found.path, result
-    unchanged = [f.path for f in files if f.path not in fresh_paths]
-    for path, result in store.load_results(unchanged):
-        if progress:
-            progress(1)
-        yield path, result
-    store.forget_except({f.path for f in files})
+            yield parsed.found.path, parsed.summaries, parsed.problems
+    current = {f.path: f.stat for f in files}
+    fresh_paths = {f.path for f in fresh}
+    unchanged = 0
+    for path, blob in store.summaries(fp):
+        if path in current and path not in fresh_paths:
+            summaries, problems = pickle.loads(blob)  # noqa: S301 - our own state file, never input
+            unchanged += 1
+            if progress:
+                progress(1)
+            yield path, summaries, problems
+    if unchanged + len(fresh) < len(files):
+        # Rows saved this run were yielded above; a row missing now would
+        # mean the store lost it mid-run.  Never silently drop an article.
+        raise RuntimeError("parse cache out of step with the article files")
+    store.forget_except(set(current))

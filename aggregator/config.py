@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import yaml
 
+from .custom import CustomFeed
 from .errors import ConfigError
 from .remote.settings import FetchSettings, SourceConfig
 from .settings import Lines, Seconds, build
@@ -42,6 +43,7 @@ class ArticleFolder:
 class FeedSettings:
     max_items: int = field(default=50, metadata=_doc("Items per feed. Default 50."))
     max_topics: int = field(default=20, metadata=_doc("Topics taken from one article; the rest are dropped with a warning. Default 20."))
+    archives: bool = field(default=True, metadata=_doc("Write monthly RFC 5005 archives per topic under `archive/` (every article, linked from the live feed by `prev-archive` / `next_url`). Default true."))
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class Config:
     ranking: RankingSettings = field(default_factory=RankingSettings, metadata=_doc("Ranking settings."))
     filters: FilterSettings = field(default_factory=FilterSettings, metadata=_doc("Which articles are eligible."))
     parse: ParseSettings = field(default_factory=ParseSettings, metadata=_doc("Article parsing settings."))
+    custom_feeds: tuple[CustomFeed, ...] = field(default=(), metadata=_doc("Named feeds defined by a filter (see \"Custom feeds\")."))
     sources: tuple[SourceConfig, ...] = field(default=(), metadata=_doc("Remote feeds (RSS, Atom, JSON Feed)."))
     fetch: FetchSettings = field(default_factory=FetchSettings, metadata=_doc("Limits and manners for fetching remote sources."))
     # Set by load_config, not by the file: the folder relative paths start from.
@@ -126,6 +129,7 @@ def parse_config(text: str, *, name: str = "config.yaml", root: Path = Path(".")
 
 def _check(config: Config, lines: Lines) -> None:
     """Rules that span keys or need more than a type."""
+    from .topics import slugify, topic_key
     from .urls import normalize_url
 
     if normalize_url(config.site.base_url) is None:
@@ -141,6 +145,17 @@ def _check(config: Config, lines: Lines) -> None:
     except ConfigError as exc:
         key, _, message = exc.message.partition(": ")
         raise lines.error(tuple(key.split(".")), message) from None
+    slugs: dict[str, int] = {}
+    for i, custom in enumerate(config.custom_feeds):
+        try:
+            custom.validate()
+        except ValueError as exc:
+            key, _, message = str(exc).partition(": ")
+            raise lines.error(("custom_feeds", i, key), message) from None
+        slug = custom.slug or slugify(topic_key(custom.name))
+        if slug in slugs:
+            raise lines.error(("custom_feeds", i, "slug"), f"slug {slug!r} is already used by custom_feeds[{slugs[slug]}]")
+        slugs[slug] = i
     for i, source in enumerate(config.sources):
         try:
             source.validate()

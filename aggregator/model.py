@@ -8,6 +8,8 @@ tuples so an ``Article`` is hashable and cannot be mutated by accident.
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -122,3 +124,61 @@ class FeedInfo:
     updated: datetime | None = None
     newest: tuple[Article, ...] = ()
     per_day: tuple[int, ...] = ()
+    month: str | None = None  # archives: "YYYY-MM"
+    description: str | None = None
+
+    @property
+    def anchor(self) -> str:
+        """The feed's id on the index page (custom slugs are chosen freely,
+        so they get a prefix of their own)."""
+        return f"custom-{self.slug}" if self.kind == "custom" else self.slug
+
+    @property
+    def key(self) -> str:
+        """Unique among the published feeds (archives share their topic's slug)."""
+        return f"{self.kind}:{self.slug}/{self.month}" if self.month else f"{self.kind}:{self.slug}"
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What ranking, filtering and change detection need of one article.
+
+    Small and cheap to unpickle: the parse cache keeps one per article next
+    to the full :class:`Article`, so a rebuild ranks every article from
+    summaries and loads only the articles of feeds that must be rendered.
+    ``digest`` changes whenever anything published about the article does.
+    Times are POSIX seconds.
+    """
+
+    id: str
+    origin: str
+    published: float
+    updated: float
+    title: str
+    digest: str
+    topics: tuple[str, ...] = ()
+    quality: float | None = None
+    heat: float | None = None
+    is_published: bool | None = None
+    removed: bool = False
+    category: str | None = None
+    kind: str | None = None
+    provider: str | None = None  # the provider's name
+    domain: str | None = None  # the provider's domain, else the link's host
+
+
+def summarize(article: Article, digest: str | None = None) -> Summary:
+    """``article``'s summary; ``digest`` defaults to a hash of its pickle."""
+    from urllib.parse import urlsplit
+
+    provider = article.provider
+    domain = provider.domain if provider and provider.domain else urlsplit(article.url).hostname
+    published = article.published.timestamp()
+    updated = max(article.updated.timestamp(), published) if article.updated else published
+    if digest is None:
+        digest = hashlib.blake2b(pickle.dumps(article, protocol=pickle.HIGHEST_PROTOCOL), digest_size=12).hexdigest()
+    return Summary(
+        id=article.id, origin=article.origin, published=published, updated=updated, title=article.title,
+        digest=digest, topics=article.topics, quality=article.quality,
+        heat=article.heat, is_published=article.is_published, removed=article.removed, category=article.category,
+        kind=article.kind, provider=provider.name if provider else None, domain=(domain or "").lower() or None)

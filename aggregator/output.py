@@ -82,6 +82,19 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def fsync_dirs(root: Path, written: list[str]) -> None:
+    """fsync ``root`` and every folder (and new subfolder) that received a
+    file, once each: the renames of a run become durable together."""
+    folders = {root}
+    for relative in written:
+        parent = (root / relative).parent
+        while parent != root and parent.is_relative_to(root):
+            folders.add(parent)
+            parent = parent.parent
+    for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+        fsync_dir(folder)
+
+
 def remove_stale_temps(root: Path) -> int:
     """Delete temporary files left by a run that was killed mid-write."""
     removed = 0

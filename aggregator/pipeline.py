@@ -20,8 +20,8 @@ from .discover import discover
 from .executor import Executor, SerialExecutor
 from .lock import run_lock
 from .model import Article
-from .output import fsync_dir, remove_file, remove_stale_temps, write_if_changed
-from .publish import manifest_entry, plan_feeds, render_site
+from .output import fsync_dirs, remove_file, remove_stale_temps, write_if_changed
+from .publish import Loader, PlannedFeed, manifest_entry, plan_feeds, render_feed, render_listings, with_newest
 from .rank import Ranker
 from .report import Report
 from .store import Store
@@ -65,30 +65,35 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
     report.problems.extend(problems)
     stats = CollectStats()
     tick = (lambda n: progress("parse", n, len(files))) if progress else None
-    for _path, result in collect_local(files, store, executor, parse_options(config), __version__,
-                                       max_bytes=config.parse.max_file_bytes, stats=stats, progress=tick):
-        report.problems.extend(result.problems)
-        for article in result.articles:
+    for _path, summaries, file_problems in collect_local(
+            files, store, executor, parse_options(config), __version__,
+            max_bytes=config.parse.max_file_bytes, stats=stats, progress=tick):
+        report.problems.extend(file_problems)
+        for summary in summaries:
             report.articles += 1
-            problem = ranker.add(article)
+            problem = ranker.add(summary)
             if problem:
                 report.problems.append(problem)
     report.files, report.parsed = stats.files, stats.parsed
     report.timings["collect"] = time.perf_counter() - started
     remote = _collect_remote(config, store, now, offline, transport, resolver, ranker, report)
     report.timings["fetch"] = time.perf_counter() - started - report.timings["collect"]
-    ranking = ranker.result(config.feeds.max_items)
+    mark = time.perf_counter()
+    ranking = ranker.result(config.feeds.max_items, config.custom_feeds, archives=config.feeds.archives)
     report.eligible, report.filtered = ranking.eligible, ranker.filtered
+    del ranker  # its per-URL summaries live on in the ranking's picks only
     report.problems.sort(key=lambda p: (p.where, p.line or 0, p.kind, p.reason))
 
     def load(origin: str, article_id: str) -> Article | None:
         return remote.get((origin, article_id)) or store.load_article(origin, article_id)
 
-    feeds = plan_feeds(config, ranking, load)
-    report.feeds = len(feeds)
+    feeds = plan_feeds(config, ranking)
+    report.feeds = sum(1 for f in feeds if f.info.kind != "archive")
+    report.archives = len(feeds) - report.feeds
+    report.timings["rank"] = time.perf_counter() - mark
     if not dry_run:
         mark = time.perf_counter()
-        _write(config, store, feeds, report, progress)
+        _write(config, store, feeds, load, report, progress)
         report.timings["write"] = time.perf_counter() - mark
     report.timings["total"] = time.perf_counter() - started
     return report
@@ -117,28 +122,48 @@ def _collect_remote(config: Config, store: Store, now: datetime, offline: bool, 
     return found
 
 
-def _write(config: Config, store: Store, feeds: list[Any], report: Report, progress: Progress | None) -> None:
+def _write(config: Config, store: Store, feeds: list[PlannedFeed], load: Loader, report: Report,
+           progress: Progress | None) -> None:
+    """Render and write every feed whose digest changed (or whose file is
+    missing), then the listings; remove what is no longer published."""
     out = config.output_dir
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out)
     previous = store.published()
-    current = {f.info.slug: manifest_entry(f.info) for f in feeds}
-    # A vanished topic loses its files (and manifest entry) only after a
+    digests = store.output_digests()
+    current = {f.info.key: manifest_entry(f.info) for f in feeds}
+    # A vanished feed loses its files (and manifest entry) only after a
     # clean run: a failed read or fetch may be why its articles are missing.
-    kept = {slug: entry for slug, entry in previous.items() if slug not in current} if report.failed else {}
-    files = render_site(config, feeds, list(kept.values()))
-    for relative, data in files.items():
+    kept = {key: entry for key, entry in previous.items() if key not in current} if report.failed else {}
+    total = len(feeds) + 3
+
+    def put(relative: str, data: bytes) -> None:
         changed = write_if_changed(out, relative, data, sync_dir=False)
         (report.written if changed else report.unchanged).append(relative)
+
+    for feed in feeds:
+        stale = [fmt for fmt, path in feed.info.files
+                 if digests.get(path) != feed.digest or not (out / path).is_file()]
+        if stale:
+            # One feed at a time: only its articles are in memory.
+            for path, data in render_feed(feed, load, stale).items():
+                put(path, data)
+                store.set_output_digest(path, feed.digest)
+        report.unchanged.extend(path for fmt, path in feed.info.files if fmt not in stale)
         if progress:
-            progress("write", 1, len(files))
+            progress("write", 1, total)
+    infos = [with_newest(f.info, f, load) if f.info.kind != "archive" else f.info for f in feeds]
+    for relative, data in render_listings(config, infos, list(kept.values())).items():
+        put(relative, data)
+        if progress:
+            progress("write", 1, total)
     if not report.failed:
         keep_paths = {path for entry in current.values() for path in entry["files"].values()}
-        for _slug, entry in sorted(previous.items()):
+        for _key, entry in sorted(previous.items()):
             for relative in sorted(entry["files"].values()):
-                if relative not in keep_paths and remove_file(out, relative):
-                    report.removed.append(relative)
-    fsync_dir(out)
+                if relative not in keep_paths:
+                    store.forget_output(relative)
+                    if remove_file(out, relative):
+                        report.removed.append(relative)
+    fsync_dirs(out, report.written)
     store.set_published({**current, **kept})
-
-

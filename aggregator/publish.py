@@ -1,24 +1,36 @@
-"""From a ranking to the files of the output folder.  Pure but for the
-``load`` callback that fetches winning articles.
+"""From a ranking to the files of the output folder.
+
+Planning (:func:`plan_feeds`) is pure and needs no article: each planned
+feed carries its picks and a *digest* of everything its files are rendered
+from (the feed's metadata and, per item, the article's digest and merged
+topics).  The build renders a feed only when that digest differs from the
+one stored for its files, loading its articles then (:func:`render_feed`),
+so an unchanged feed costs neither loading nor rendering.
 
 Layout (relative to the output folder): ``<slug>.xml`` (RSS 2.0),
 ``<slug>.atom`` (Atom 1.0), ``<slug>.json`` (JSON Feed 1.1) per topic and
-for the all-topics feed (slug ``all``); ``index.json`` (the manifest),
-``index.opml`` and ``index.html``.
+for the all-topics feed (slug ``all``); ``custom/<slug>.*`` per custom
+feed; ``archive/<topic slug>/<YYYY-MM>.*`` per topic and calendar month
+(RFC 5005 archives, chained by ``prev-archive`` and JSON Feed's
+``next_url``); ``index.json`` (the manifest), ``index.opml`` and
+``index.html``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from . import __version__
 from .config import Config
 from .model import Article, FeedInfo
 from .rank import Pick, Ranking
-from .topics import slugify
+from .topics import slugify, topic_key
 from .writers.feed import FeedDoc
 from .writers.formats import FORMATS
 from .writers.html import render_index
@@ -26,83 +38,146 @@ from .writers.opml import render_opml
 
 NEWEST = 5
 MANIFEST = "index.json"
+Loader = Callable[[str, str], Article | None]  # (origin, id) -> article
 
 
 @dataclass(frozen=True)
 class PlannedFeed:
+    """A feed to publish: its listing, its document without items, the
+    picks that become its items and the digest of all of it."""
+
     info: FeedInfo
-    doc: FeedDoc
+    doc: FeedDoc  # items empty until rendered
+    picks: tuple[Pick, ...]
+    names: tuple[tuple[str, ...], ...]  # per pick: the display names of its merged topics
+    digest: str
 
 
-def plan_feeds(config: Config, ranking: Ranking, load: Callable[[str, str], Article | None]) -> list[PlannedFeed]:
-    """One planned feed for "all" and one per topic, sorted by slug."""
-    loaded: dict[str, Article] = {}
-
-    def articles(picks: tuple[Pick, ...]) -> tuple[Article, ...]:
-        found = []
-        for pick in picks:
-            if pick.id not in loaded:
-                article = load(pick.origin, pick.id)
-                if article is None:
-                    continue
-                names = tuple(ranking.topics[k] for k in pick.topic_keys if k in ranking.topics)
-                loaded[pick.id] = dataclasses.replace(article, topics=names)
-            found.append(loaded[pick.id])
-        return tuple(found)
-
-    site = config.site
-    planned = [_plan(config, "all", "all", None, f"{site.title}: all topics", articles(ranking.all), ())]
-    for key, name in ranking.topics.items():
-        planned.append(_plan(config, "topic", slugify(key), name, f"{site.title}: {name}",
-                             articles(ranking.feeds[key]), ranking.per_day.get(key, ())))
-    return sorted(planned, key=lambda p: p.info.slug)
-
-
-def _plan(config: Config, kind: str, slug: str, topic: str | None, title: str, items: tuple[Article, ...],
-          per_day: tuple[int, ...]) -> PlannedFeed:
+def plan_feeds(config: Config, ranking: Ranking) -> list[PlannedFeed]:
+    """The live feeds ("all", topics, custom; sorted by kind then slug) and
+    then every topic's monthly archives (by slug, then month)."""
     site = config.site
     base = site.base_url if site.base_url.endswith("/") else site.base_url + "/"
-    files = tuple((fmt, slug + f.suffix) for fmt, f in FORMATS.items())
-    what = f"the topic {topic}" if topic else "all topics"
-    doc = FeedDoc(
-        slug=slug,
-        title=title,
-        description=site.description or f"Ranked articles on {what} from {site.title}.",
-        home_url=f"{base}index.html#{slug}",
-        language=site.language,
-        author=site.author or site.title,
-        items=items,
-        urls=tuple((fmt, base + path) for fmt, path in files),
-    )
-    info = FeedInfo(kind=kind, slug=slug, title=title, topic=topic, items=len(items), files=files,
-                    updated=doc.updated if items else None, newest=items[:NEWEST], per_day=per_day)
-    return PlannedFeed(info, doc)
+    hub: str | None = getattr(getattr(config, "websub", None), "hub", None)
+
+    def names(pick: Pick) -> tuple[str, ...]:
+        return tuple(ranking.topics[k] for k in pick.topic_keys if k in ranking.topics)
+
+    def plan(kind: str, slug: str, stem: str, title: str, description: str, picks: tuple[Pick, ...], *,
+             topic: str | None = None, per_day: tuple[int, ...] = (), month: str | None = None,
+             prev: str | None = None, current: str | None = None) -> PlannedFeed:
+        files = tuple((fmt, stem + f.suffix) for fmt, f in FORMATS.items())
+        anchor = FeedInfo(kind=kind, slug=slug, title="", topic=None, items=0, files=()).anchor
+        doc = FeedDoc(
+            slug=slug, title=title, description=description, home_url=f"{base}index.html#{anchor}",
+            language=site.language, author=site.author or site.title, items=(),
+            urls=tuple((fmt, base + path) for fmt, path in files), hub=hub,
+            prev_archive=tuple((fmt, base + prev + f.suffix) for fmt, f in FORMATS.items()) if prev else (),
+            archive=month is not None,
+            current=tuple((fmt, base + current + f.suffix) for fmt, f in FORMATS.items()) if current else ())
+        item_names = tuple(names(p) for p in picks)
+        updated = max((p.item.updated for p in picks), default=None)
+        info = FeedInfo(kind=kind, slug=slug, title=title, topic=topic, items=len(picks), files=files,
+                        updated=datetime.fromtimestamp(updated, UTC) if updated is not None else None,
+                        per_day=per_day, month=month, description=description)
+        return PlannedFeed(info, doc, picks, item_names, _digest(doc, picks, item_names))
+
+    live = [plan("all", "all", "all", f"{site.title}: all topics",
+                 site.description or f"Ranked articles on all topics from {site.title}.", ranking.all)]
+    archives: list[PlannedFeed] = []
+    for key, name in ranking.topics.items():
+        slug = slugify(key)
+        months = sorted(ranking.archives.get(key, {}).items())
+        stems = [f"archive/{slug}/{month}" for month, _picks in months]
+        for i, (month, picks) in enumerate(months):
+            archives.append(plan(
+                "archive", slug, stems[i], f"{site.title}: {name}, {month}",
+                f"Every article on the topic {name} published in {month}, oldest first.", picks,
+                topic=name, month=month, prev=stems[i - 1] if i else None, current=slug))
+        live.append(plan("topic", slug, slug, f"{site.title}: {name}",
+                         site.description or f"Ranked articles on the topic {name} from {site.title}.",
+                         ranking.feeds[key], topic=name, per_day=ranking.per_day.get(key, ()),
+                         prev=stems[-1] if stems else None))
+    for feed, picks in zip(config.custom_feeds, ranking.custom, strict=True):
+        slug = feed.slug or slugify(topic_key(feed.name))
+        live.append(plan("custom", slug, f"custom/{slug}", feed.name,
+                         feed.description or f"{feed.name}: a custom feed from {site.title}.", picks))
+    order = {"all": 0, "topic": 1, "custom": 2}
+    live.sort(key=lambda p: (order[p.info.kind], p.info.slug))
+    archives.sort(key=lambda p: (p.info.slug, p.info.month or ""))
+    return live + archives
 
 
-def render_site(config: Config, feeds: list[PlannedFeed], kept: list[dict[str, Any]] | None = None) -> dict[str, bytes]:
-    """Every output file, feeds first and the listings last (so a reader of
-    the manifest never meets a feed that is not written yet)."""
+def _digest(doc: FeedDoc, picks: Sequence[Pick], names: Sequence[tuple[str, ...]]) -> str:
+    """Changes whenever any rendered byte of the feed could: the program
+    version, the document's metadata, and per item its article's digest
+    and the topics it is listed under."""
+    h = hashlib.sha256(repr((__version__, doc)).encode("utf-8", "surrogatepass"))
+    for pick, item_names in zip(picks, names, strict=True):
+        h.update(repr((pick.item.digest, item_names)).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()[:32]
+
+
+def load_items(feed: PlannedFeed, load: Loader, limit: int | None = None) -> tuple[Article, ...]:
+    """The feed's articles (with merged topics), in feed order.  An article
+    that cannot be loaded any more is left out (it vanished mid-run)."""
+    found = []
+    for pick, names in list(zip(feed.picks, feed.names, strict=True))[:limit]:
+        article = load(pick.origin, pick.id)
+        if article is not None:
+            found.append(dataclasses.replace(article, topics=names))
+    return tuple(found)
+
+
+def render_feed(feed: PlannedFeed, load: Loader, formats: Sequence[str] | None = None) -> dict[str, bytes]:
+    """Path -> bytes of the feed's files (of ``formats``, default all)."""
+    doc = dataclasses.replace(feed.doc, items=load_items(feed, load))
+    return {path: FORMATS[fmt].render(doc) for fmt, path in feed.info.files if formats is None or fmt in formats}
+
+
+def with_newest(info: FeedInfo, feed: PlannedFeed, load: Loader) -> FeedInfo:
+    return dataclasses.replace(info, newest=load_items(feed, load, NEWEST))
+
+
+def render_listings(config: Config, infos: list[FeedInfo],
+                    kept: list[dict[str, Any]] | None = None) -> dict[str, bytes]:
+    """The OPML, the HTML index and the manifest (written after the feeds,
+    so a reader of the manifest never meets a feed that is not written yet).
+    ``infos`` of live feeds carry their newest articles."""
+    site = config.site
+    live = [i for i in infos if i.kind != "archive"]
+    return {
+        "index.opml": render_opml(site.title, site.base_url, live),
+        "index.html": render_index(site.title, site.description, site.base_url, site.language, live),
+        MANIFEST: render_manifest(config, infos, kept or []),
+    }
+
+
+def render_site(config: Config, feeds: list[PlannedFeed], load: Loader,
+                kept: list[dict[str, Any]] | None = None) -> dict[str, bytes]:
+    """Every output file at once (tests and small sites; the build renders
+    feed by feed)."""
     out: dict[str, bytes] = {}
     for feed in feeds:
-        for fmt, path in feed.info.files:
-            out[path] = FORMATS[fmt].render(feed.doc)
-    infos = [f.info for f in feeds]
-    site = config.site
-    out["index.opml"] = render_opml(site.title, site.base_url, infos)
-    out["index.html"] = render_index(site.title, site.description, site.base_url, site.language, infos)
-    out[MANIFEST] = render_manifest(config, infos, kept or [])
+        out.update(render_feed(feed, load))
+    infos = [with_newest(f.info, f, load) if f.info.kind != "archive" else f.info for f in feeds]
+    out.update(render_listings(config, infos, kept))
     return out
 
 
 def manifest_entry(info: FeedInfo) -> dict[str, Any]:
-    return {"kind": info.kind, "topic": info.topic, "title": info.title, "slug": info.slug, "items": info.items,
-            "updated": info.updated.strftime("%Y-%m-%dT%H:%M:%SZ") if info.updated else None,
-            "files": dict(info.files)}
+    entry = {"kind": info.kind, "topic": info.topic, "title": info.title, "slug": info.slug, "items": info.items,
+             "updated": info.updated.strftime("%Y-%m-%dT%H:%M:%SZ") if info.updated else None,
+             "files": dict(info.files)}
+    if info.month:
+        entry["month"] = info.month
+    return entry
 
 
 def render_manifest(config: Config, infos: list[FeedInfo], kept: list[dict[str, Any]]) -> bytes:
     entries = [manifest_entry(i) for i in infos] + kept
-    entries.sort(key=lambda e: e["slug"])
+    order = {"all": 0, "topic": 1, "custom": 2, "archive": 3}
+    entries.sort(key=lambda e: (order.get(e["kind"], 9), e["slug"], e.get("month") or ""))
     manifest = {"version": 1, "title": config.site.title, "base_url": config.site.base_url,
                 "opml": "index.opml", "html": "index.html", "feeds": entries}
     return (json.dumps(manifest, ensure_ascii=False, allow_nan=False, indent=2) + "\n").encode("utf-8")

@@ -19,64 +19,88 @@ from __future__ import annotations
 
 import heapq
 import math
+import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from .config import FilterSettings, RankingSettings
-from .model import Article, Problem
+from .custom import CustomFeed, Matcher, capped
+from .model import Article, Problem, Summary, summarize
 from .topics import display_name, topic_key
 
 PER_DAY_WINDOW = 30
+DAY = 86400
+
+RankKey = tuple[float, float, str]
 
 
 @dataclass(slots=True)
 class _Best:
-    """What the ranker remembers about one URL."""
+    """What the ranker remembers about one URL: the winning copy's summary."""
 
     choice: tuple[float, float, str, str]  # smaller wins: (-quality, -time, origin, title)
-    origin: str
-    rank: tuple[float, float, str]  # smaller ranks first
-    published: datetime
+    item: Summary | None
+    rank: RankKey  # smaller ranks first
+    quality: float
     topics: dict[str, None] = field(default_factory=dict)  # canonical keys, ordered
     removed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Pick:
-    """A winning article: where to load it from and its merged topics."""
+    """A winning article: its summary (where to load it from) and its
+    topics merged over every copy of its URL."""
 
-    id: str
-    origin: str
+    item: Summary
     topic_keys: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return self.item.id
+
+    @property
+    def origin(self) -> str:
+        return self.item.origin
 
 
 @dataclass(frozen=True)
 class Ranking:
     """Per feed, the picks in feed order.  ``topics`` maps canonical key to
-    display name; ``all`` is the all-topics feed; ``per_day`` counts each
-    topic's eligible articles per day over the 30 days up to its newest."""
+    display name; ``all`` is the all-topics feed; ``custom`` holds one
+    tuple per configured custom feed, in config order; ``per_day`` counts
+    each topic's eligible articles per day over the 30 days up to its
+    newest; ``archives`` maps topic key -> month ("YYYY-MM") -> every
+    eligible article of the topic published that month, oldest first
+    (empty unless asked for)."""
 
     topics: dict[str, str]
     feeds: dict[str, tuple[Pick, ...]]
     all: tuple[Pick, ...]
     per_day: dict[str, tuple[int, ...]]
     eligible: int
+    custom: tuple[tuple[Pick, ...], ...] = ()
+    archives: dict[str, dict[str, tuple[Pick, ...]]] = field(default_factory=dict)
 
 
-def rank_key(article: Article, ranking: RankingSettings) -> tuple[float, float, str]:
+def rank_key(item: Article | Summary, ranking: RankingSettings) -> RankKey:
     """The sort key of an article: smaller sorts first (see module doc)."""
-    seconds = article.published.timestamp()
+    summary = item if isinstance(item, Summary) else summarize(item)
+    return _rank_key(summary, effective_quality(summary, ranking), ranking)
+
+
+def _rank_key(item: Summary, quality: float, ranking: RankingSettings) -> RankKey:
+    seconds = item.published
     if ranking.mode == "latest":
-        return (-seconds, -seconds, article.id)
-    quality = effective_quality(article, ranking)
-    return (-(math.log2(1.0 + quality) + seconds / ranking.half_life), -seconds, article.id)
+        return (-seconds, -seconds, item.id)
+    return (-(math.log2(1.0 + quality) + seconds / ranking.half_life), -seconds, item.id)
 
 
-def effective_quality(article: Article, ranking: RankingSettings) -> float:
-    quality = ranking.default_quality if article.quality is None else article.quality
-    if article.heat is not None:
-        quality += ranking.heat_weight * article.heat
+def effective_quality(item: Article | Summary, ranking: RankingSettings) -> float:
+    quality = ranking.default_quality if item.quality is None else item.quality
+    if item.heat is not None:
+        quality += ranking.heat_weight * item.heat
     return max(quality, 0.0)
 
 
@@ -86,76 +110,108 @@ class Ranker:
     def __init__(self, ranking: RankingSettings, filters: FilterSettings, now: datetime):
         self.ranking = ranking
         self.filters = filters
-        self.latest_allowed = now.astimezone(UTC) + timedelta(seconds=filters.max_future)
+        self.latest_allowed = (now.astimezone(UTC) + timedelta(seconds=filters.max_future)).timestamp()
         self.best: dict[str, _Best] = {}
         self.spellings: dict[str, Counter[str]] = {}
+        self._keys: dict[str, str] = {}  # topic spelling -> canonical key (memo)
         self.filtered = 0
 
-    def add(self, article: Article) -> Problem | None:
+    def add(self, article: Article | Summary) -> Problem | None:
         """Take one article; returns a problem when it is not eligible."""
-        if article.removed:
-            self._withdraw(article)
+        item = article if isinstance(article, Summary) else summarize(article)
+        if item.removed:
+            self._withdraw(item)
             return None
-        if article.published > self.latest_allowed:
-            return Problem(article.origin, f"publishedDateTime {article.published.isoformat()} is in the future")
-        if not self._wanted(article):
+        if item.published > self.latest_allowed:
+            when = datetime.fromtimestamp(item.published, UTC).isoformat()
+            return Problem(item.origin, f"publishedDateTime {when} is in the future")
+        quality = effective_quality(item, self.ranking)
+        if not self._wanted(item, quality):
             self.filtered += 1  # left out by configuration: not a problem
             return None
         keys = []
-        for name in article.topics:
-            key = topic_key(name)
+        for name in item.topics:
+            key = self._keys.get(name)
+            if key is None:
+                key = self._keys[name] = topic_key(name)
             if key:
                 self.spellings.setdefault(key, Counter())[name] += 1
                 keys.append(key)
-        choice = (-effective_quality(article, self.ranking), -article.published.timestamp(),
-                  article.origin, article.title)
-        best = self.best.get(article.id)
+        choice = (-quality, -item.published, item.origin, item.title)
+        best = self.best.get(item.id)
         if best is None:
-            best = self.best[article.id] = _Best(choice, article.origin, rank_key(article, self.ranking),
-                                                 article.published)
-        elif choice < best.choice:
-            best.choice, best.origin = choice, article.origin
-            best.rank, best.published = rank_key(article, self.ranking), article.published
+            best = self.best[item.id] = _Best(choice, item, _rank_key(item, quality, self.ranking), quality)
+        elif best.item is None or choice < best.choice:
+            best.choice, best.item, best.quality = choice, item, quality
+            best.rank = _rank_key(item, quality, self.ranking)
         best.topics.update(dict.fromkeys(keys))
         return None
 
-    def _withdraw(self, article: Article) -> None:
-        best = self.best.setdefault(article.id, _Best((0.0, 0.0, "", ""), "", (0.0, 0.0, ""), article.published))
+    def _withdraw(self, item: Summary) -> None:
+        best = self.best.setdefault(item.id, _Best((0.0, 0.0, "", ""), None, (0.0, 0.0, ""), 0.0))
         best.removed = True
 
-    def _wanted(self, article: Article) -> bool:
-        if self.filters.published_only and article.is_published is not True:
+    def _wanted(self, item: Summary, quality: float) -> bool:
+        if self.filters.published_only and item.is_published is not True:
             return False
         minimum = self.filters.min_quality
-        return minimum is None or effective_quality(article, self.ranking) >= minimum
+        return minimum is None or quality >= minimum
 
-    def result(self, max_items: int) -> Ranking:
-        """The top ``max_items`` per topic and overall."""
-        per_topic: dict[str, list[tuple[tuple[float, float, str], str]]] = {}
-        days: dict[str, Counter[datetime]] = {}
-        overall: list[tuple[tuple[float, float, str], str]] = []
+    def result(self, max_items: int, custom: Sequence[CustomFeed] = (), *, archives: bool = False) -> Ranking:
+        """The top ``max_items`` per topic and overall (and per custom feed;
+        every article by topic and month when ``archives``)."""
+        per_topic: dict[str, list[tuple[RankKey, str]]] = {}
+        days: dict[str, Counter[int]] = {}
+        months: dict[str, dict[str, list[tuple[float, str]]]] = {}
+        overall: list[tuple[RankKey, str]] = []
+        matchers = [Matcher.of(c) for c in custom]
+        chosen: list[list[tuple[RankKey, str]]] = [[] for _ in custom]
         for article_id, best in self.best.items():
-            if best.removed or not best.origin:
+            item = best.item
+            if best.removed or item is None:
                 continue
             entry = (best.rank, article_id)
             overall.append(entry)
-            day = best.published.replace(hour=0, minute=0, second=0, microsecond=0)
+            day = int(item.published // DAY)
+            month = time.strftime("%Y-%m", time.gmtime(item.published)) if archives else ""
             for key in best.topics:
                 per_topic.setdefault(key, []).append(entry)
                 days.setdefault(key, Counter())[day] += 1
+                if archives:
+                    months.setdefault(key, {}).setdefault(month, []).append((item.published, article_id))
+            for matcher, found in zip(matchers, chosen, strict=True):
+                if matcher.matches(item, best.topics, best.quality):
+                    found.append(entry)
         feeds = {key: self._picks(heapq.nsmallest(max_items, entries)) for key, entries in per_topic.items()}
+        custom_picks = []
+        for feed, found in zip(custom, chosen, strict=True):
+            limit = feed.max_items or max_items
+            ranked = ((i, self._item(i)) for _rank, i in sorted(found))
+            custom_picks.append(self._picks_of(capped(ranked, limit, feed.max_per_provider)))
         return Ranking(
             topics={key: display_name(self.spellings[key]) for key in feeds},
             feeds=feeds,
             all=self._picks(heapq.nsmallest(max_items, overall)),
             per_day={key: _window(counter) for key, counter in days.items()},
             eligible=len(overall),
+            custom=tuple(custom_picks),
+            archives={key: {m: self._picks_of([i for _t, i in sorted(entries)])
+                            for m, entries in sorted(by_month.items())}
+                      for key, by_month in months.items()},
         )
 
-    def _picks(self, entries: list[tuple[tuple[float, float, str], str]]) -> tuple[Pick, ...]:
-        return tuple(Pick(i, self.best[i].origin, tuple(self.best[i].topics)) for _rank, i in entries)
+    def _item(self, article_id: str) -> Summary:
+        item = self.best[article_id].item
+        assert item is not None
+        return item
+
+    def _picks(self, entries: list[tuple[RankKey, str]]) -> tuple[Pick, ...]:
+        return self._picks_of([i for _rank, i in entries])
+
+    def _picks_of(self, ids: list[str]) -> tuple[Pick, ...]:
+        return tuple(Pick(self._item(i), tuple(self.best[i].topics)) for i in ids)
 
 
-def _window(counter: Counter[datetime]) -> tuple[int, ...]:
+def _window(counter: Counter[int]) -> tuple[int, ...]:
     newest = max(counter)
-    return tuple(counter.get(newest - timedelta(days=n), 0) for n in range(PER_DAY_WINDOW - 1, -1, -1))
+    return tuple(counter.get(newest - n, 0) for n in range(PER_DAY_WINDOW - 1, -1, -1))

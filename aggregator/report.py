@@ -22,6 +22,7 @@ class Report:
     parsed: int = 0
     articles: int = 0
     eligible: int = 0
+    archives: int = 0  # archive documents (each in every format)
     filtered: int = 0
     problems: list[Problem] = field(default_factory=list)
     sources: list[Any] = field(default_factory=list)  # remote SourceReport values
@@ -56,7 +57,9 @@ class Report:
             failed = sum(1 for s in self.sources if getattr(s, "status", "") in ("failed", "stale"))
             parts.append(f"{len(self.sources)} sources ({failed} failed)")
         if not self.dry_run:
-            parts.append(f"{self.feeds} feeds: {len(self.written)} files written, {len(self.unchanged)} unchanged, "
+            archives = f" (+{self.archives} archives)" if self.archives else ""
+            parts.append(f"{self.feeds} feeds{archives}: {len(self.written)} files written, "
+                         f"{len(self.unchanged)} unchanged, "
                          f"{len(self.removed)} removed")
         parts.append(f"{seconds:.2f}s")
         return "; ".join(parts)
@@ -69,8 +72,8 @@ class Report:
             "problems": [{"where": p.where, "line": p.line, "kind": p.kind, "reason": p.reason}
                          for p in self.problems],
             "sources": [_source_json(s) for s in self.sources],
-            "outputs": {"feeds": self.feeds, "written": self.written, "unchanged": len(self.unchanged),
-                        "removed": self.removed},
+            "outputs": {"feeds": self.feeds, "archives": self.archives, "written": self.written,
+                        "unchanged": len(self.unchanged), "removed": self.removed},
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
 

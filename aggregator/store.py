@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import pickle
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from .model import Article, ParseResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FileStat = tuple[int, int, int]  # size, mtime_ns, inode
 
 
@@ -38,12 +38,15 @@ class Store:
         c.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         row = c.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is not None and int(row[0]) != SCHEMA_VERSION:
-            c.execute("DROP TABLE IF EXISTS parsed")
-            c.execute("DROP TABLE IF EXISTS published")
+            for table in ("parsed", "published", "outputs"):
+                c.execute(f"DROP TABLE IF EXISTS {table}")
+        # ``summary`` is small (what ranking needs); ``result`` is the whole
+        # ParseResult, loaded only for articles of feeds being rendered.
         c.execute("""CREATE TABLE IF NOT EXISTS parsed (
             path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER,
-            fingerprint TEXT, result BLOB)""")
-        c.execute("CREATE TABLE IF NOT EXISTS published (slug TEXT PRIMARY KEY, entry TEXT NOT NULL)")
+            fingerprint TEXT, summary BLOB, result BLOB)""")
+        c.execute("CREATE TABLE IF NOT EXISTS published (key TEXT PRIMARY KEY, entry TEXT NOT NULL)")
+        c.execute("CREATE TABLE IF NOT EXISTS outputs (path TEXT PRIMARY KEY, digest TEXT NOT NULL)")
         c.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
     # -- parse cache -------------------------------------------------
@@ -53,22 +56,24 @@ class Store:
                                  (fingerprint,))
         return {path: (size, mtime, inode) for path, size, mtime, inode in rows}
 
-    def load_results(self, paths: Iterable[str]) -> Iterator[tuple[str, ParseResult]]:
-        for path in paths:
-            row = self.conn.execute("SELECT result FROM parsed WHERE path=?", (path,)).fetchone()
-            if row is not None:
-                yield path, pickle.loads(row[0])  # noqa: S301 - our own state file, never input
+    def summaries(self, fingerprint: str) -> Iterator[tuple[str, bytes]]:
+        """(path, summary blob) of every cache row made with this fingerprint."""
+        yield from self.conn.execute("SELECT path, summary FROM parsed WHERE fingerprint=?", (fingerprint,))
+
+    def load_result(self, path: str) -> ParseResult | None:
+        row = self.conn.execute("SELECT result FROM parsed WHERE path=?", (path,)).fetchone()
+        return None if row is None else pickle.loads(row[0])  # noqa: S301 - our own state file
 
     def load_article(self, path: str, article_id: str) -> Article | None:
-        for _path, result in self.load_results([path]):
-            for article in result.articles:
-                if article.id == article_id:
-                    return article
+        result = self.load_result(path)
+        for article in result.articles if result else ():
+            if article.id == article_id:
+                return article
         return None
 
-    def save_result(self, path: str, stat: FileStat, fingerprint: str, result: ParseResult) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO parsed VALUES (?, ?, ?, ?, ?, ?)",
-                          (path, *stat, fingerprint, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)))
+    def save_parsed(self, path: str, stat: FileStat, fingerprint: str, summary: bytes, result: bytes) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO parsed VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          (path, *stat, fingerprint, summary, result))
 
     def forget_except(self, keep: set[str]) -> int:
         """Drop cache rows of files that no longer exist."""
@@ -76,16 +81,26 @@ class Store:
         self.conn.executemany("DELETE FROM parsed WHERE path=?", ((p,) for p in gone))
         return len(gone)
 
+    # -- what each output file was rendered from ---------------------------
+    def output_digests(self) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT path, digest FROM outputs"))
+
+    def set_output_digest(self, path: str, digest: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO outputs VALUES (?, ?)", (path, digest))
+
+    def forget_output(self, path: str) -> None:
+        self.conn.execute("DELETE FROM outputs WHERE path=?", (path,))
+
     # -- what was published ---------------------------------------------
     def published(self) -> dict[str, dict[str, Any]]:
-        """Slug -> manifest entry of every feed the last run published."""
-        rows = self.conn.execute("SELECT slug, entry FROM published")
-        return {slug: json.loads(entry) for slug, entry in rows}
+        """Key (:attr:`FeedInfo.key`) -> manifest entry of every feed the last run published."""
+        rows = self.conn.execute("SELECT key, entry FROM published")
+        return {key: json.loads(entry) for key, entry in rows}
 
     def set_published(self, feeds: dict[str, dict[str, Any]]) -> None:
         self.conn.execute("DELETE FROM published")
         self.conn.executemany("INSERT INTO published VALUES (?, ?)",
-                              ((slug, json.dumps(entry, sort_keys=True)) for slug, entry in sorted(feeds.items())))
+                              ((key, json.dumps(entry, sort_keys=True)) for key, entry in sorted(feeds.items())))
 
     # -- transactions --------------------------------------------------
     def commit(self) -> None:

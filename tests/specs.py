@@ -392,6 +392,7 @@ def check_output_folder(path: str | Path, forbidden: Iterable[str] = ()) -> dict
     unlisted = sorted(on_disk - listed - {"index.json"})
     assert not unlisted, f"{root}: feed files not in index.json: {unlisted[:5]}"
     _check_opml(root, base_url)
+    _check_links_between_feeds(root, base_url, listed)
     _check_forbidden(root, [s for s in forbidden if s])
     return dict(manifest)
 
@@ -399,12 +400,16 @@ def check_output_folder(path: str | Path, forbidden: Iterable[str] = ()) -> dict
 def _check_manifest_feeds(root: Path, manifest: dict[str, Any], base_url: str) -> set[str]:
     feeds = manifest.get("feeds")
     assert isinstance(feeds, list) and feeds, "index.json: feeds missing or empty"
-    slugs = [feed.get("slug") for feed in feeds]
-    assert slugs == sorted(slugs), "index.json: feeds not sorted by slug"
-    _unique(slugs, "slugs", "index.json")
+    assert all(feed.get("kind") in KIND_ORDER for feed in feeds), "index.json: unknown feed kind"
+    keys = [(KIND_ORDER[feed["kind"]], feed.get("slug"), feed.get("month") or "") for feed in feeds]
+    assert keys == sorted(keys), "index.json: feeds not sorted by kind, slug and month"
+    _unique(keys, "kind/slug/month", "index.json")
     listed: set[str] = set()
     for feed in feeds:
         where = f"index.json: feed {feed.get('slug')!r}"
+        month = feed.get("month")
+        assert (feed["kind"] == "archive") == (month is not None), f"{where}: only archives have a month"
+        assert month is None or re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month), f"{where}: bad month {month!r}"
         assert isinstance(feed.get("slug"), str) and _SLUG.match(feed["slug"]), f"{where}: bad slug"
         assert feed.get("kind") != "all" or (feed["slug"] == "all" and feed.get("topic") is None), \
             f"{where}: the all-topics feed is slug 'all' with topic null"
@@ -421,6 +426,41 @@ def _check_manifest_feeds(root: Path, manifest: dict[str, Any], base_url: str) -
                 assert self_link(kind, data) == base_url + rel, f"{rel}: self link is not {base_url + rel}"
             listed.add(rel)
     return listed
+
+
+KIND_ORDER = {"all": 0, "topic": 1, "custom": 2, "archive": 3}
+
+
+def feed_links(kind: str, data: bytes) -> dict[str, str]:
+    """rel -> href of a feed's own links (RSS atom:link, Atom link; JSON
+    Feed's feed_url/next_url/home_page_url as self/prev-archive/alternate)."""
+    if kind == "json":
+        feed = json.loads(data)
+        names = {"feed_url": "self", "next_url": "prev-archive", "home_page_url": "alternate"}
+        return {rel: feed[key] for key, rel in names.items() if key in feed}
+    root = etree.fromstring(data)
+    parent = root.find("channel") if kind == "rss" else root
+    return {str(e.get("rel") or "alternate"): str(e.get("href")) for e in parent.findall(f"{ATOM}link")}
+
+
+def _check_links_between_feeds(root: Path, base_url: str, listed: set[str]) -> None:
+    """Every link from a feed to the output folder (self, alternate page,
+    RFC 5005 prev-archive/current, JSON next_url) names a file that exists,
+    and a prev-archive chain only goes back in time, in the same format."""
+    for rel in sorted(listed):
+        kind = {".xml": "rss", ".atom": "atom", ".json": "json"}[Path(rel).suffix]
+        links = feed_links(kind, (root / rel).read_bytes())
+        for name, href in links.items():
+            if name == "hub" or not href.startswith(base_url):
+                continue
+            target = href[len(base_url):].split("#", 1)[0]
+            assert (root / target).is_file(), f"{rel}: {name} link {href} does not resolve to a file"
+            if name in ("prev-archive", "current"):
+                assert Path(target).suffix == Path(rel).suffix, f"{rel}: {name} link changes format"
+            if name == "prev-archive":
+                assert target.startswith("archive/") and target in listed, f"{rel}: prev-archive {target} unlisted"
+                if rel.startswith("archive/"):
+                    assert target < rel, f"{rel}: prev-archive {target} is not older"
 
 
 def _check_opml(root: Path, base_url: str) -> None:

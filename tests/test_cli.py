@@ -16,7 +16,7 @@ def test_build_example_exits_0_with_one_summary_line(project: Project) -> None:
     lines = result.stdout.splitlines()
     assert len(lines) == 1 and "1 articles from 1 files" in lines[0]
     manifest = json.loads((project.out / "index.json").read_text())
-    topics = {f["topic"]: f for f in manifest["feeds"]}
+    topics = {f["topic"]: f for f in manifest["feeds"] if f["kind"] != "archive"}
     assert {"Computer Vision", "AI", None} <= set(topics)
     assert topics["Computer Vision"]["files"] == {"rss": "computer-vision.xml", "atom": "computer-vision.atom",
                                                   "json": "computer-vision.json"}
@@ -98,14 +98,14 @@ def test_same_input_same_bytes_and_no_rewrite(project: Project, tmp_path_factory
     project.add("example.txt", EXAMPLE.read_bytes())
     project.add("b.md", article("B", "https://example.org/b", topics=("AI", "Robots")))
     assert project.run("-q").returncode == 0
-    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in project.out.iterdir()}
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in project.out.rglob("*") if p.is_file()}
     # Days later, without --now: nothing changes, nothing is rewritten.
     assert project.run("-q", "--now", "2026-12-09T00:00:00Z").returncode == 0
-    after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in project.out.iterdir()}
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in project.out.rglob("*") if p.is_file()}
     assert before == after
     # A fresh state and output folder gives the same bytes.
     os.rename(project.out, project.root / "first")
     os.remove(project.root / "state" / "state.db")
     assert project.run("-q").returncode == 0
-    again = {p.name: p.read_bytes() for p in project.out.iterdir()}
+    again = {p: p.read_bytes() for p in project.out.rglob("*") if p.is_file()}
     assert again == {name: data for name, (data, _mtime) in before.items()}

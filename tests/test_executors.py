@@ -25,7 +25,7 @@ def _corpus(project: Project, n: int = 600) -> None:
 
 
 def _snapshot(out: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
 def _build_with(project: Project, executor: object, name: str) -> dict[str, bytes]:

@@ -90,7 +90,7 @@ def test_opml_parses_back_with_one_outline_per_live_feed() -> None:
         assert outline.get("text") == feed.title
         assert outline.get("type") == "rss"
         assert outline.get("xmlUrl") == f"{BASE}feeds/{feed.slug}.xml"
-        assert outline.get("htmlUrl") == f"{BASE}index.html#{feed.slug}"
+        assert outline.get("htmlUrl") == f"{BASE}index.html#{feed.anchor}"
 
 
 def test_opml_is_deterministic_and_needs_no_dates() -> None:
@@ -155,7 +155,7 @@ def test_index_has_discovery_links_for_every_feed_and_format(page: bytes) -> Non
 
 def test_index_anchors_resolve_the_opml_fragments(page: bytes) -> None:
     ids = [a["id"] or "" for _tag, a in _tags(page) if "id" in a]
-    assert sorted(ids) == sorted(f.slug for f in LISTED)
+    assert sorted(ids) == sorted(f.anchor for f in LISTED)
     opml = ET.fromstring(render_opml("S", BASE, FEEDS))
     for outline in opml.findall("body/outline"):
         assert outline.get("htmlUrl", "").split("#")[1] in ids

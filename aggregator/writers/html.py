@@ -135,7 +135,7 @@ def _subscribe(feed: FeedInfo) -> str:
 def _toc(groups: list[tuple[str, list[FeedInfo]]]) -> str:
     """A compact table of every feed: stays light with hundreds of topics."""
     rows = [
-        f'<tr><td><a href="#{_e(quote(feed.slug, safe=""))}">{_e(feed.title)}</a></td>'
+        f'<tr><td><a href="#{_e(quote(feed.anchor, safe=""))}">{_e(feed.title)}</a></td>'
         f'<td class="num">{feed.items:,}</td>'
         f'<td class="num wide">{_day(feed.updated) if feed.updated else ""}</td>'
         f'<td class="subscribe">{_subscribe(feed)}</td></tr>'
@@ -197,7 +197,7 @@ def _item(article: Article) -> str:
 
 
 def _section(feed: FeedInfo, newest: int, anchor: bool) -> str:
-    ident = f' id="{_e(feed.slug)}"' if anchor else ""
+    ident = f' id="{_e(feed.anchor)}"' if anchor else ""
     updated = f" · updated {_time(feed.updated)}" if feed.updated else ""
     items = [_item(a) for a in feed.newest[:newest]]
     listing = f"<ol>{''.join(items)}</ol>" if items else '<p class="muted">No items yet.</p>'
@@ -221,8 +221,8 @@ def _body(
         parts.append(f'<h2>{_e(heading)}</h2>\n<div class="grid">')
         for feed in members:
             # Duplicate ids are invalid; the first feed with a slug owns the anchor.
-            parts.append(_section(feed, newest, feed.slug not in seen))
-            seen.add(feed.slug)
+            parts.append(_section(feed, newest, feed.anchor not in seen))
+            seen.add(feed.anchor)
         parts.append("</div>")
     parts.append("</main>")
     if opml:

@@ -45,7 +45,7 @@ def _outline(base_url: str, feed: FeedInfo) -> str | None:
     return (
         f'    <outline text="{_attr(feed.title)}" title="{_attr(feed.title)}" type="rss"'
         f' xmlUrl="{_attr(feed_url(base_url, files["rss"]))}"'
-        f' htmlUrl="{_attr(feed_url(base_url, "index.html") + "#" + quote(feed.slug, safe=""))}"/>'
+        f' htmlUrl="{_attr(feed_url(base_url, "index.html") + "#" + quote(feed.anchor, safe=""))}"/>'
     )
 
 
