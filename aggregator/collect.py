@@ -40,19 +40,15 @@ class _Batch:
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
-    """One file's parse, ready to rank and to cache: its articles'
-    summaries and problems, and the pickled :class:`ParseResult` (pickled in
-    the worker, so the build process stores it without touching it)."""
+    """One file's parse, pickled in the worker, so the build process
+    stores both blobs as they are and unpickles only the small one:
+    ``summary`` holds ``(summaries, problems)``, ``result`` the whole
+    :class:`ParseResult`."""
 
     found: Found
-    summaries: tuple[Summary, ...]
-    problems: tuple[Problem, ...]
-    blob: bytes
-
-    @property
-    def cacheable(self) -> bool:
-        # I/O failures are not cached: the next run must try again.
-        return not any(p.kind == "failed" for p in self.problems)
+    summary: bytes
+    result: bytes
+    cacheable: bool  # I/O failures are not cached: the next run must try again
 
 
 def parse_batch(batch: _Batch) -> list[Parsed]:
@@ -64,7 +60,8 @@ def parse_batch(batch: _Batch) -> list[Parsed]:
         # One file holds one article: the blob's hash is that article's digest.
         digest = hashlib.blake2b(blob, digest_size=12).hexdigest() if len(result.articles) == 1 else None
         summaries = tuple(summarize(a, digest) for a in result.articles)
-        out.append(Parsed(found, summaries, result.problems, blob))
+        summary = pickle.dumps((summaries, result.problems), protocol=pickle.HIGHEST_PROTOCOL)
+        out.append(Parsed(found, summary, blob, not any(p.kind == "failed" for p in result.problems)))
     return out
 
 
@@ -104,11 +101,11 @@ def collect_local(files: list[Found], store: Store, executor: Executor, options:
     for batch_result in executor.map(parse_batch, batches):
         for parsed in batch_result:
             if parsed.cacheable:
-                summary = pickle.dumps((parsed.summaries, parsed.problems), protocol=pickle.HIGHEST_PROTOCOL)
-                store.save_parsed(parsed.found.path, parsed.found.stat, fp, summary, parsed.blob)
+                store.save_parsed(parsed.found.path, parsed.found.stat, fp, parsed.summary, parsed.result)
             if progress:
                 progress(1)
-            yield parsed.found.path, parsed.summaries, parsed.problems
+            summaries, problems = pickle.loads(parsed.summary)  # noqa: S301 - made by our own worker
+            yield parsed.found.path, summaries, problems
     current = {f.path: f.stat for f in files}
     fresh_paths = {f.path for f in fresh}
     unchanged = 0

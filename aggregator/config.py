@@ -43,7 +43,7 @@ class ArticleFolder:
 class FeedSettings:
     max_items: int = field(default=50, metadata=_doc("Items per feed. Default 50."))
     max_topics: int = field(default=20, metadata=_doc("Topics taken from one article; the rest are dropped with a warning. Default 20."))
-    archives: bool = field(default=True, metadata=_doc("Write monthly RFC 5005 archives per topic under `archive/` (every article, linked from the live feed by `prev-archive` / `next_url`). Default true."))
+    archives: bool = field(default=False, metadata=_doc("Write monthly RFC 5005 archives per topic under `archive/` (every article, linked from the live feed by `prev-archive` / `next_url`). Default false: at 100,000 articles they multiply the rendering work of a cold build (see bench/RESULTS.md)."))
 
 
 @dataclass(frozen=True)

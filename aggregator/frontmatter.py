@@ -30,7 +30,6 @@ except ImportError:  # pragma: no cover - exercised only without yaml-rs
     yaml_rs = None
 
 _SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_CLOSE = re.compile(r"^---[ \t]*$", re.M)
 _OPEN = re.compile(r"---[ \t]*\n")
 # Where a tag (``!``), anchor (``&``) or alias (``*``) token could start: at
 # a line start or after whitespace or a flow indicator.  A cheap filter; the
@@ -70,14 +69,23 @@ def split(text: str, max_front_matter: int = 256 * 1024) -> tuple[str, str]:
     if not _OPEN.match(text):
         raise FrontMatterError("no front matter (the first line must be ---)", line=1)
     start = text.index("\n") + 1
-    end = _CLOSE.search(text, start)
-    if end is None:
-        raise FrontMatterError("unterminated front matter (no closing --- line)")
-    front = text[start:end.start()]
+    # The closing line: "---" and optional blanks.  str.find, not a
+    # multi-line regex, which would try every position of the file.
+    newline = start - 1
+    while True:
+        newline = text.find("\n---", newline)
+        if newline < 0:
+            raise FrontMatterError("unterminated front matter (no closing --- line)")
+        end = newline + 4
+        while end < len(text) and text[end] in " \t":
+            end += 1
+        if end == len(text) or text[end] == "\n":
+            break
+        newline += 1
+    front = text[start:newline + 1]
     if len(front) > max_front_matter:
         raise FrontMatterError(f"front matter larger than {max_front_matter} bytes")
-    body = text[end.end() + 1:]
-    return front, body
+    return front, text[end + 1:]
 
 
 def flow_depth(text: str) -> int:

@@ -29,6 +29,8 @@ NAME_MAX = 200
 
 def strip_illegal(text: str) -> str:
     """Remove XML-illegal and control code points (keeps tab, LF, CR)."""
+    if text.isascii() and text.isprintable():
+        return text  # the usual case, without a regex pass
     return _ILLEGAL.sub("", text)
 
 
@@ -36,8 +38,13 @@ def clean_text(text: str, limit: int | None = None, *, single_line: bool = True)
     """Plain text for titles, summaries, names: legal characters, NFC,
     whitespace collapsed (when ``single_line``), capped at ``limit``
     characters on a character boundary with an ellipsis."""
-    text = unicodedata.normalize("NFC", strip_illegal(text))
-    text = _SPACE.sub(" ", text).strip() if single_line else text.strip()
+    if text.isascii() and text.isprintable():  # no controls, already NFC: skip two passes
+        if single_line and "  " in text:
+            text = _SPACE.sub(" ", text)
+        text = text.strip()
+    else:
+        text = unicodedata.normalize("NFC", strip_illegal(text))
+        text = _SPACE.sub(" ", text).strip() if single_line else text.strip()
     if limit is not None and len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text

@@ -30,6 +30,7 @@ def _split(url: str) -> SplitResult | None:
 # this is far cheaper than splitting and re-quoting.
 _ALREADY_NORMAL = re.compile(r"https?://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?:[/?#][A-Za-z0-9\-._~!$&'()*+,;=:@/?#%]*)?")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_HAS_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 
 def normalize_url(url: str) -> str | None:
@@ -39,8 +40,11 @@ def normalize_url(url: str) -> str | None:
     and host, IDNA-encodes the host and percent-encodes non-ASCII characters
     in path, query and fragment (existing escapes are kept).
     """
-    url = _CONTROL.sub("", url.strip()) if isinstance(url, str) else ""
-    url = _BAD_ESCAPE.sub("%25", url)
+    url = url.strip() if isinstance(url, str) else ""
+    if not (url.isascii() and url.isprintable()):
+        url = _CONTROL.sub("", url)
+    if "%" in url:
+        url = _BAD_ESCAPE.sub("%25", url)
     if _ALREADY_NORMAL.fullmatch(url) and "#" not in url.partition("#")[2]:
         return url if url.count("/") > 2 else url + "/"
     parts = _split(url)
@@ -71,10 +75,12 @@ def resolve_url(url: str, base: str | None) -> str | None:
     it is not http(s) (``javascript:``, ``data:``...) or cannot be resolved."""
     if not isinstance(url, str):
         return None
-    raw = _CONTROL.sub("", url.strip())
+    raw = url.strip()
+    if not (raw.isascii() and raw.isprintable()):
+        raw = _CONTROL.sub("", raw)
     if not raw:
         return None
-    if base and not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", raw):
+    if base and not _HAS_SCHEME.match(raw):
         raw = urljoin(base, raw)
     return normalize_url(raw)
 

@@ -163,6 +163,8 @@ def _topic_files(site: Path, topic: str) -> list[str]:
 
 def test_removal_only_after_a_clean_run(tmp_path: Path) -> None:
     site = _small_site(tmp_path / "site", 4)
+    with (site / "config.yaml").open("a", encoding="utf-8") as config:
+        config.write("feeds: {archives: true}\n")  # archives are removed with their topic too
     gone = site / "articles" / "gone.md"
     gone.write_text(_article(99, ["Vanishing"]), "utf-8")
     assert _build(site).returncode == 0
