@@ -73,6 +73,7 @@ def _plan(config: Config, kind: str, slug: str, topic: str | None, title: str, i
         author=site.author or site.title,
         items=items,
         urls=tuple((fmt, base + path) for fmt, path in files),
+        hub=config.websub.hub,
     )
     info = FeedInfo(kind=kind, slug=slug, title=title, topic=topic, items=len(items), files=files,
                     updated=doc.updated if items else None, newest=items[:NEWEST], per_day=per_day)
