@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import __version__
-from .config import Config, load_config
+from .config import Config, header_value_error, load_config
 from .errors import AggregatorError, LockedError
 from .executor import make_executor
 from .output import atomic_write
@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("-c", "--config", default="config.yaml")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--cache-control", metavar="VALUE",
+                       help="Cache-Control header of every file (overrides serve.cache_control)")
     return parser
 
 
@@ -69,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             from .serve import serve
 
-            serve(config.output_dir, host=args.host, port=args.port)
+            serve(config.output_dir, host=args.host, port=args.port, cache_control=_cache_control(args, config))
             return 0
         return _build(args, config)
     except LockedError as exc:
@@ -88,6 +90,15 @@ def _config(args: argparse.Namespace) -> Config:
     if getattr(args, "output", None):
         changes["output"] = str(Path(args.output).resolve())
     return dataclasses.replace(config, **changes) if changes else config  # type: ignore[arg-type]
+
+
+def _cache_control(args: argparse.Namespace, config: Config) -> str:
+    if args.cache_control is None:
+        return config.serve.cache_control
+    problem = header_value_error(args.cache_control)
+    if problem:
+        raise ValueError(f"--cache-control: {problem}")
+    return str(args.cache_control)
 
 
 def _now(text: str | None) -> datetime | None:

@@ -8,6 +8,7 @@ file are relative to the file's own folder and are resolved at load time.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +19,12 @@ from .custom import CustomFeed
 from .errors import ConfigError
 from .remote.settings import FetchSettings, SourceConfig
 from .settings import Lines, Seconds, build
+from .websub import WebSubSettings
+
+DEFAULT_CACHE_CONTROL = "public, max-age=300"
+# An HTTP field value as servers send it: visible ASCII, inner spaces; no
+# control characters (a newline would split the header), no outer spaces.
+_HEADER_VALUE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
 
 
 def _doc(text: str) -> dict[str, str]:
@@ -69,6 +76,19 @@ class ParseSettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    cache_control: str = field(default=DEFAULT_CACHE_CONTROL, metadata=_doc("`Cache-Control` header sent with every file (`--cache-control` overrides it); printable ASCII, no control characters or newlines. Default `public, max-age=300`."))
+
+
+def header_value_error(value: str) -> str | None:
+    """Why ``value`` cannot be sent as an HTTP header value, or ``None``."""
+    if _HEADER_VALUE.fullmatch(value):
+        return None
+    return ("expected a non-empty header value of printable ASCII characters (no control characters or "
+            f"newlines, no leading or trailing spaces), got {value[:100]!r}")
+
+
+@dataclass(frozen=True)
 class Config:
     site: SiteSettings = field(metadata=_doc("Site settings (required)."))
     articles: tuple[str | ArticleFolder, ...] = field(default=("articles",), metadata=_doc("Folders or globs of article files, or `{path, exclude}` entries. Default `[articles]`."))
@@ -81,6 +101,8 @@ class Config:
     custom_feeds: tuple[CustomFeed, ...] = field(default=(), metadata=_doc("Named feeds defined by a filter (see \"Custom feeds\")."))
     sources: tuple[SourceConfig, ...] = field(default=(), metadata=_doc("Remote feeds (RSS, Atom, JSON Feed)."))
     fetch: FetchSettings = field(default_factory=FetchSettings, metadata=_doc("Limits and manners for fetching remote sources."))
+    websub: WebSubSettings = field(default_factory=WebSubSettings, metadata=_doc("WebSub publishing: the hub feeds advertise and ping (see Publishing)."))
+    serve: ServeSettings = field(default_factory=ServeSettings, metadata=_doc("Settings of `aggregator serve`."))
     # Set by load_config, not by the file: the folder relative paths start from.
     root: Path = field(default=Path("."), metadata={"internal": True})
 
@@ -138,6 +160,13 @@ def _check(config: Config, lines: Lines) -> None:
         raise lines.error(("feeds", "max_items"), "must be at least 1")
     if config.ranking.half_life <= 0:
         raise lines.error(("ranking", "half_life"), "must be more than 0")
+    if config.websub.hub is not None and normalize_url(config.websub.hub) is None:
+        raise lines.error(("websub", "hub"), f"expected an absolute http(s) URL, got {config.websub.hub[:100]!r}")
+    if not config.websub.timeout > 0:
+        raise lines.error(("websub", "timeout"), "must be more than 0")
+    cache_control_error = header_value_error(config.serve.cache_control)
+    if cache_control_error:
+        raise lines.error(("serve", "cache_control"), cache_control_error)
     if config.state_path.is_relative_to(config.output_dir):
         raise lines.error(("state",), "the state file must not be inside the output folder (it is published as is)")
     try:

@@ -95,6 +95,9 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
         mark = time.perf_counter()
         _write(config, store, feeds, load, report, progress)
         report.timings["write"] = time.perf_counter() - mark
+        if config.websub.hub:  # after _write: a failing hub never blocks removals
+            from .websub import announce
+            announce(config, store, feeds, report, offline=offline, transport=transport)
     report.timings["total"] = time.perf_counter() - started
     return report
 

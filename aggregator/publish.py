@@ -58,7 +58,7 @@ def plan_feeds(config: Config, ranking: Ranking) -> list[PlannedFeed]:
     then every topic's monthly archives (by slug, then month)."""
     site = config.site
     base = site.base_url if site.base_url.endswith("/") else site.base_url + "/"
-    hub: str | None = getattr(getattr(config, "websub", None), "hub", None)
+    hub = config.websub.hub
 
     def names(pick: Pick) -> tuple[str, ...]:
         return tuple(ranking.topics[k] for k in pick.topic_keys if k in ranking.topics)

@@ -29,6 +29,8 @@ class Report:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    pinged: list[str] = field(default_factory=list)  # feed URLs the WebSub hub accepted a ping for
+    pending: list[str] = field(default_factory=list)  # feed URLs whose ping waits for the next run
     feeds: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     dry_run: bool = False
@@ -61,6 +63,8 @@ class Report:
             parts.append(f"{self.feeds} feeds{archives}: {len(self.written)} files written, "
                          f"{len(self.unchanged)} unchanged, "
                          f"{len(self.removed)} removed")
+        if self.pinged or self.pending:
+            parts.append(f"WebSub: {len(self.pinged)} pinged, {len(self.pending)} pending")
         parts.append(f"{seconds:.2f}s")
         return "; ".join(parts)
 
@@ -74,6 +78,7 @@ class Report:
             "sources": [_source_json(s) for s in self.sources],
             "outputs": {"feeds": self.feeds, "archives": self.archives, "written": self.written,
                         "unchanged": len(self.unchanged), "removed": self.removed},
+            "websub": {"pinged": self.pinged, "pending": self.pending},
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
 

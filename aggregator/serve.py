@@ -33,6 +33,7 @@ from urllib.parse import unquote_to_bytes
 
 import uvicorn
 
+from .config import DEFAULT_CACHE_CONTROL, header_value_error
 from .errors import AggregatorError
 
 __all__ = ["MEDIA_TYPES", "ASGIApp", "Message", "Receive", "Scope", "Send", "background_server", "make_app", "serve"]
@@ -62,7 +63,6 @@ MEDIA_TYPES = {
 # The manifest is plain JSON, not a JSON Feed: readers must not be offered it.
 NAME_MEDIA_TYPES = {"index.json": "application/json; charset=utf-8"}
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
-DEFAULT_CACHE_CONTROL = "public, max-age=300"
 # The page has inline CSS and no scripts; this CSP makes any regression visible.
 HTML_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
@@ -266,8 +266,12 @@ def _cors(path: Path) -> list[tuple[str, str]]:
 def make_app(root: Path, *, cache_control: str = DEFAULT_CACHE_CONTROL) -> ASGIApp:
     """An ASGI app serving the files under ``root`` read-only.
 
-    Raises :class:`AggregatorError` when ``root`` is not a folder.
+    Raises :class:`AggregatorError` when ``root`` is not a folder and
+    ``ValueError`` when ``cache_control`` cannot be sent as a header value.
     """
+    problem = header_value_error(cache_control)
+    if problem:
+        raise ValueError(f"cache_control: {problem}")
     if not root.is_dir():
         raise AggregatorError(f"{root}: output folder does not exist")
     root = root.resolve(strict=True)

@@ -58,6 +58,8 @@ def test_minimal_config_gets_defaults(tmp_path: Path) -> None:
     assert config.state_path == tmp_path / ".aggregator" / "state.db"
     assert config.feeds.max_items == 50 and config.ranking.mode == "score"
     assert config.site.author is None and config.site.language == "en"
+    assert config.websub.hub is None and config.websub.timeout == 10
+    assert config.serve.cache_control == "public, max-age=300"
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -73,6 +75,12 @@ def test_minimal_config_gets_defaults(tmp_path: Path) -> None:
      "state: the state file must not be inside the output folder"),
     ('site: {title: T, base_url: "https://e.org/"}\nsources:\n  - {url: "file:///etc/passwd"}\n',
      "sources[0].url"),
+    ('site: {title: T, base_url: "https://e.org/"}\nwebsub:\n  hub: "hub.example.org"\n',
+     "config.yaml:3: websub.hub: expected an absolute http(s) URL, got 'hub.example.org'"),
+    ('site: {title: T, base_url: "https://e.org/"}\nwebsub: {hub: "https://h.example/", timeout: 0}\n',
+     "config.yaml:2: websub.timeout: must be more than 0"),
+    ('site: {title: T, base_url: "https://e.org/"}\nserve:\n  cache_control: "public\\nX-Evil: 1"\n',
+     "config.yaml:3: serve.cache_control: expected a non-empty header value"),
     ("site: [unclosed\n", "config.yaml:2: invalid YAML"),
     ("- a\n- b\n", "expected a mapping, got a list"),
 ])

@@ -1,18 +1,24 @@
 """The feed server over real HTTP on 127.0.0.1: media types, validators and
-304s, gzip, HEAD, CORS, methods, and refusal of every path out of the root."""
+304s, gzip, HEAD, CORS, methods, refusal of every path out of the root, and
+the configurable Cache-Control (``serve.cache_control``, ``--cache-control``)."""
 
 from __future__ import annotations
 
 import gzip
 import os
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from email.utils import formatdate
 from pathlib import Path
 
 import httpx
 import pytest
+from support import Project, article
 
+from aggregator.config import DEFAULT_CACHE_CONTROL
 from aggregator.errors import AggregatorError
 from aggregator.serve import accepts_gzip, background_server, etag_matches, make_app, safe_relative
 
@@ -291,3 +297,75 @@ def test_safe_relative_rules() -> None:
 def test_make_app_refuses_a_missing_root(tmp_path: Path) -> None:
     with pytest.raises(AggregatorError, match="does not exist"):
         make_app(tmp_path / "missing")
+
+
+# --- Cache-Control: configurable ------------------------------------------------------------------------------
+
+
+def test_configured_cache_control_is_sent_on_200_and_304(site: Path) -> None:
+    with background_server(make_app(site, cache_control="no-cache")) as url, \
+            httpx.Client(base_url=url, timeout=10) as client:
+        first = client.get("/feeds/python.xml")
+        assert first.status_code == 200 and first.headers["cache-control"] == "no-cache"
+        again = client.get("/feeds/python.xml", headers={"if-none-match": first.headers["etag"]})
+        assert again.status_code == 304 and again.headers["cache-control"] == "no-cache"
+
+
+@pytest.mark.parametrize("value", ["", " public", "public ", "public\r\nX-Evil: 1", "max-age=60\n", "a\tb", "privé"])
+def test_make_app_refuses_a_cache_control_that_is_not_a_header_value(site: Path, value: str) -> None:
+    with pytest.raises(ValueError, match="cache_control: expected a non-empty header value"):
+        make_app(site, cache_control=value)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve_and_get(project: Project, *args: str) -> httpx.Response:
+    """Run ``aggregator serve`` on a free loopback port and GET /all.xml from it."""
+    port = _free_port()
+    cmd = [sys.executable, "-m", "aggregator", "serve", "-c", str(project.config), "--port", str(port), *args]
+    process = subprocess.Popen(cmd, cwd=project.root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/all.xml", timeout=5, trust_env=False)
+            except httpx.TransportError:
+                assert process.poll() is None, process.stderr.read() if process.stderr else b""
+                assert time.monotonic() < deadline, "aggregator serve did not start"
+                time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stderr:
+            process.stderr.close()
+
+
+def test_serve_command_sends_the_configured_cache_control(project: Project) -> None:
+    project.add("a.md", article("Alpha", "https://example.org/a"))
+    project.write_config('serve: {cache_control: "public, max-age=60, stale-while-revalidate=30"}\n')
+    assert project.run("-q").returncode == 0
+    response = _serve_and_get(project)
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "public, max-age=60, stale-while-revalidate=30"
+    override = _serve_and_get(project, "--cache-control", "no-store")
+    assert override.status_code == 200 and override.headers["cache-control"] == "no-store"
+
+
+def test_serve_command_default_cache_control(project: Project) -> None:
+    project.add("a.md", article("Alpha", "https://example.org/a"))
+    assert project.run("-q").returncode == 0
+    assert _serve_and_get(project).headers["cache-control"] == DEFAULT_CACHE_CONTROL == "public, max-age=300"
+
+
+def test_serve_command_refuses_a_bad_cache_control(project: Project) -> None:
+    result = project.run("--cache-control", "public\nX-Evil: 1", command="serve")
+    assert result.returncode == 2
+    assert "--cache-control: expected a non-empty header value" in result.stderr
+    project.write_config('serve:\n  cache_control: "public,\\r\\nSet-Cookie: a=b"\n')
+    result = project.run(command="serve")
+    assert result.returncode == 2
+    assert "config.yaml:6: serve.cache_control: expected a non-empty header value" in result.stderr

@@ -24,7 +24,7 @@ from specs import check_atom, check_json_feed, check_rss
 
 from aggregator.model import Article, Image, Provider, Related
 from aggregator.text import clean_text
-from aggregator.writers.feed import FeedDoc, categories, item_content, item_updated
+from aggregator.writers.feed import FeedDoc, categories, item_content, item_updated, uri
 from aggregator.writers.formats import FORMATS
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -158,6 +158,21 @@ def test_xml_parse_back(fmt: str) -> None:
             assert thumbs == ([article.image.url] if article.image else [])
 
 
+def test_hub_is_advertised_in_every_format_next_to_self() -> None:
+    doc = make_doc(hub="https://hub.example.org/websub")
+    for fmt in ("rss", "atom"):
+        parsed = feedparser.parse(FORMATS[fmt].render(doc))
+        links = [(link.rel, link.href) for link in parsed.feed.links]
+        assert ("hub", "https://hub.example.org/websub") in links, fmt
+        assert ("self", doc.url(fmt)) in links, fmt
+    feed = json.loads(FORMATS["json"].render(doc))
+    assert feed["hubs"] == [{"type": "WebSub", "url": "https://hub.example.org/websub"}]
+    assert feed["feed_url"] == doc.url("json")
+    for fmt in FORMATS:
+        data = FORMATS[fmt].render(make_doc())
+        assert b'rel="hub"' not in data and b'"hubs"' not in data, fmt
+
+
 def test_rss_source_is_the_origin_feed() -> None:
     channel = etree.fromstring(FORMATS["rss"].render(make_doc())).find("channel")
     sources = [(item.findtext("guid"), item.find("source")) for item in channel.findall("item")]
@@ -249,3 +264,19 @@ def test_cleaned_text_round_trips(title: str, summary: str, provider: str, topic
     assert items[0].get("summary", "") == summary
     assert entries[0].findtext(f"{ATOM}summary") == (summary or expected)
     assert [t for t in items[0].get("tags", [])] == [t for t in dict.fromkeys((topic, tag)) if t.strip()]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(ANY_TEXT, ANY_TEXT.map(lambda s: "https://hub.example.org/" + s)))
+def test_any_hub_value_never_breaks_a_writer(hub: str) -> None:
+    out = _assert_well_formed(make_doc(hub=hub))
+    href = uri(hub)
+    rss = [e.get("href") for e in etree.fromstring(out["rss"]).find("channel").findall(f"{ATOM}link")
+           if e.get("rel") == "hub"]
+    atom = [e.get("href") for e in etree.fromstring(out["atom"]).findall(f"{ATOM}link") if e.get("rel") == "hub"]
+    hubs = [h["url"] for h in json.loads(out["json"]).get("hubs", [])]
+    assert rss == atom == hubs == ([href] if href else [])
+    if href:
+        CHECKS["rss"](out["rss"], "rss")
+        CHECKS["atom"](out["atom"], "atom")
+        CHECKS["json"](out["json"], "json")

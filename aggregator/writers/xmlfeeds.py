@@ -1,11 +1,13 @@
 """RSS 2.0 and Atom 1.0 through feedgen.  Pure: FeedDoc -> bytes.
 
-feedgen is kept behind this one module because of three habits we must
+feedgen is kept behind this one module because of four habits we must
 counter: it stamps ``now()`` into ``lastBuildDate``/``updated`` unless told
 otherwise (we always pass the newest item's date), it prepends entries by
-default (we append, in rank order), and it drops the ``rel`` of Atom entry
+default (we append, in rank order), it drops the ``rel`` of Atom entry
 links (a shadowed variable), so related and enclosure links are added by
-the small extension below instead of ``entry.link()``.
+the small extension below instead of ``entry.link()``, and its RSS writes
+no channel ``atom:link`` but the first ``rel="self"`` one, so the WebSub
+``rel="hub"`` link is added to the tree afterwards.
 
 What the W3C Feed Validator and the RSS Advisory Board profile ask for, and
 how it is met here:
@@ -157,11 +159,13 @@ def render_rss(doc: FeedDoc) -> bytes:
     fg = _generator(doc, "rss")
     fg.link(href=_home_url(doc, "rss"), rel="alternate")
     fg.link(href=_self_url(doc, "rss"), rel="self", type="application/rss+xml")
-    if uri(doc.hub):
-        fg.link(href=uri(doc.hub), rel="hub")
     rss, _doc = fg._create_rss()
     channel = rss.find("channel")
     channel.find("link").text = _home_url(doc, "rss")  # feedgen puts the self URL there
+    hub = uri(doc.hub)
+    if hub:  # feedgen's RSS writes no atom:link but rel="self": the hub goes right after it
+        self_link = next(e for e in channel.findall(f"{{{ATOM_NS}}}link") if e.get("rel") == "self")
+        self_link.addnext(etree.Element(f"{{{ATOM_NS}}}link", {"href": hub, "rel": "hub"}))
     if not doc.items:  # no newest item, no date (never the build time)
         for name in ("lastBuildDate", "pubDate"):
             for element in channel.findall(name):
