@@ -13,12 +13,9 @@ See :func:`build` for its options (``now``, ``executor``, ``offline``...).
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("aggregator")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+# The single source of the version (pyproject.toml reads it from here);
+# importlib.metadata would cost a cron run ~60 ms of start-up.
+__version__ = "0.2.0"
 
 from .config import Config, load_config
 from .errors import AggregatorError, ConfigError, FetchError, LockedError, SourceError, WriteError

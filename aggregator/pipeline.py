@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from . import __version__
+from . import __version__, uptodate
 from .articles import ParseOptions
 from .collect import CollectStats, collect_local
 from .config import Config
@@ -21,12 +21,25 @@ from .executor import Executor, SerialExecutor
 from .lock import run_lock
 from .model import Article
 from .output import fsync_dirs, remove_file, remove_stale_temps, write_if_changed
-from .publish import Loader, PlannedFeed, manifest_entry, plan_feeds, render_feed, render_listings, with_newest
+from .publish import (
+    Loader,
+    PlannedFeed,
+    RenderJob,
+    load_job,
+    manifest_entry,
+    plan_feeds,
+    render_job,
+    render_listings,
+    with_newest,
+)
 from .rank import Ranker
 from .report import Report
 from .store import Store
 
 Progress = Callable[[str, int, int | None], None]  # stage, advance, total
+# Feeds rendered per round on the executor; a round's articles are in memory together.
+RENDER_BATCH = 32
+RENDER_ITEMS = 20_000
 
 
 def parse_options(config: Config) -> ParseOptions:
@@ -62,6 +75,13 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
     report = Report(dry_run=dry_run)
     ranker = Ranker(config.ranking, config.filters, now)
     files, problems = discover(config.article_folders(), config.root)
+    key = None
+    if not dry_run and not config.sources:
+        key = uptodate.inputs_key(repr(config), __version__, files, problems)
+        replayed = _replay(config, store, key, now)
+        if replayed is not None:
+            replayed.timings["total"] = time.perf_counter() - started
+            return replayed
     report.problems.extend(problems)
     stats = CollectStats()
     tick = (lambda n: progress("parse", n, len(files))) if progress else None
@@ -81,6 +101,7 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
     mark = time.perf_counter()
     ranking = ranker.result(config.feeds.max_items, config.custom_feeds, archives=config.feeds.archives)
     report.eligible, report.filtered = ranking.eligible, ranker.filtered
+    due = ranker.next_due
     del ranker  # its per-URL summaries live on in the ranking's picks only
     report.problems.sort(key=lambda p: (p.where, p.line or 0, p.kind, p.reason))
 
@@ -93,13 +114,31 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
     report.timings["rank"] = time.perf_counter() - mark
     if not dry_run:
         mark = time.perf_counter()
-        _write(config, store, feeds, load, report, progress)
+        _write(config, store, feeds, load, report, executor, progress)
         report.timings["write"] = time.perf_counter() - mark
         if config.websub.hub:  # after _write: a failing hub never blocks removals
             from .websub import announce
             announce(config, store, feeds, report, offline=offline, transport=transport)
+    if key is not None:
+        if report.failed:
+            uptodate.forget(store.conn)
+        else:
+            uptodate.save(store.conn, key, due, report)
     report.timings["total"] = time.perf_counter() - started
     return report
+
+
+def _replay(config: Config, store: Store, key: str, now: datetime) -> Report | None:
+    last = uptodate.load(store.conn)
+    if last is None:
+        return None
+    if config.websub.hub:
+        from .websub import ensure_schema, pending
+
+        ensure_schema(store.conn)
+        if pending(store.conn):
+            return None  # pings to retry: a full run does that
+    return uptodate.replay(last, key, now.timestamp(), config.output_dir)
 
 
 def _collect_remote(config: Config, store: Store, now: datetime, offline: bool, transport: Any, resolver: Any,
@@ -126,7 +165,7 @@ def _collect_remote(config: Config, store: Store, now: datetime, offline: bool, 
 
 
 def _write(config: Config, store: Store, feeds: list[PlannedFeed], load: Loader, report: Report,
-           progress: Progress | None) -> None:
+           executor: Executor, progress: Progress | None) -> None:
     """Render and write every feed whose digest changed (or whose file is
     missing), then the listings; remove what is no longer published."""
     out = config.output_dir
@@ -144,17 +183,34 @@ def _write(config: Config, store: Store, feeds: list[PlannedFeed], load: Loader,
         changed = write_if_changed(out, relative, data, sync_dir=False)
         (report.written if changed else report.unchanged).append(relative)
 
+    jobs: list[RenderJob] = []
+    digest_of: dict[str, str] = {}
+
+    def flush() -> None:
+        # Rendering is pure and CPU-bound: it runs on the executor's workers.
+        for rendered in executor.map(render_job, jobs):
+            for path, data in rendered:
+                put(path, data)
+                store.set_output_digest(path, digest_of.pop(path))
+            if progress:
+                progress("write", 1, total)
+        jobs.clear()
+
     for feed in feeds:
         stale = [fmt for fmt, path in feed.info.files
                  if digests.get(path) != feed.digest or not (out / path).is_file()]
-        if stale:
-            # One feed at a time: only its articles are in memory.
-            for path, data in render_feed(feed, load, stale).items():
-                put(path, data)
-                store.set_output_digest(path, feed.digest)
         report.unchanged.extend(path for fmt, path in feed.info.files if fmt not in stale)
-        if progress:
-            progress("write", 1, total)
+        if not stale:
+            if progress:
+                progress("write", 1, total)
+            continue
+        # A few feeds at a time: only their articles are in memory.
+        job = load_job(feed, load, stale)
+        digest_of.update((path, feed.digest) for _fmt, path in job.files)
+        jobs.append(job)
+        if len(jobs) >= RENDER_BATCH or sum(len(j.doc.items) for j in jobs) >= RENDER_ITEMS:
+            flush()
+    flush()
     infos = [with_newest(f.info, f, load) if f.info.kind != "archive" else f.info for f in feeds]
     for relative, data in render_listings(config, infos, list(kept.values())).items():
         put(relative, data)

@@ -129,10 +129,28 @@ def load_items(feed: PlannedFeed, load: Loader, limit: int | None = None) -> tup
     return tuple(found)
 
 
+@dataclass(frozen=True)
+class RenderJob:
+    """A loaded feed document and the files to render from it: pure data,
+    so jobs can run on the executor's workers."""
+
+    doc: FeedDoc
+    files: tuple[tuple[str, str], ...]  # (format, path)
+
+
+def render_job(job: RenderJob) -> list[tuple[str, bytes]]:
+    """(path, bytes) of each of the job's files."""
+    return [(path, FORMATS[fmt].render(job.doc)) for fmt, path in job.files]
+
+
+def load_job(feed: PlannedFeed, load: Loader, formats: Sequence[str] | None = None) -> RenderJob:
+    doc = dataclasses.replace(feed.doc, items=load_items(feed, load))
+    return RenderJob(doc, tuple((fmt, path) for fmt, path in feed.info.files if formats is None or fmt in formats))
+
+
 def render_feed(feed: PlannedFeed, load: Loader, formats: Sequence[str] | None = None) -> dict[str, bytes]:
     """Path -> bytes of the feed's files (of ``formats``, default all)."""
-    doc = dataclasses.replace(feed.doc, items=load_items(feed, load))
-    return {path: FORMATS[fmt].render(doc) for fmt, path in feed.info.files if formats is None or fmt in formats}
+    return dict(render_job(load_job(feed, load, formats)))
 
 
 def with_newest(info: FeedInfo, feed: PlannedFeed, load: Loader) -> FeedInfo:

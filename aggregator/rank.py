@@ -115,6 +115,9 @@ class Ranker:
         self.spellings: dict[str, Counter[str]] = {}
         self._keys: dict[str, str] = {}  # topic spelling -> canonical key (memo)
         self.filtered = 0
+        # When the earliest article skipped as "in the future" becomes
+        # eligible: until then, the same inputs give the same output.
+        self.next_due = math.inf
 
     def add(self, article: Article | Summary) -> Problem | None:
         """Take one article; returns a problem when it is not eligible."""
@@ -123,6 +126,7 @@ class Ranker:
             self._withdraw(item)
             return None
         if item.published > self.latest_allowed:
+            self.next_due = min(self.next_due, item.published - self.filters.max_future)
             when = datetime.fromtimestamp(item.published, UTC).isoformat()
             return Problem(item.origin, f"publishedDateTime {when} is in the future")
         quality = effective_quality(item, self.ranking)
@@ -135,7 +139,10 @@ class Ranker:
             if key is None:
                 key = self._keys[name] = topic_key(name)
             if key:
-                self.spellings.setdefault(key, Counter())[name] += 1
+                counts = self.spellings.get(key)
+                if counts is None:
+                    counts = self.spellings[key] = Counter()
+                counts[name] += 1
                 keys.append(key)
         choice = (-quality, -item.published, item.origin, item.title)
         best = self.best.get(item.id)

@@ -27,13 +27,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import httpx
-
 from .model import Problem
 from .settings import Seconds
 from .writers.feed import uri
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # httpx is imported when a ping is sent, not at start-up
+    import httpx
+
     from .config import Config
     from .publish import PlannedFeed
     from .report import Report
@@ -103,6 +103,8 @@ def send_pings(hub: str, urls: Iterable[str], *, timeout: float, transport: http
     the same timeout."""
     # trust_env=False: no proxy variables (a loopback hub stays loopback);
     # redirects are not followed: a redirected POST loses its body or method.
+    import httpx
+
     with httpx.Client(transport=transport, timeout=httpx.Timeout(timeout), follow_redirects=False,
                       trust_env=False, headers={"User-Agent": user_agent}) as client:
         for url in urls:
@@ -113,6 +115,8 @@ def send_pings(hub: str, urls: Iterable[str], *, timeout: float, transport: http
 
 
 def _send(client: httpx.Client, hub: str, url: str, timeout: float) -> tuple[str | None, bool]:
+    import httpx
+
     """(None if accepted else why, whether the hub answered at all)."""
     try:
         with client.stream("POST", hub, data={"hub.mode": "publish", "hub.url": url}) as response:
@@ -155,6 +159,8 @@ def announce(config: Config, store: Store, feeds: Sequence[PlannedFeed], report:
     hub = config.websub.hub
     if not hub:
         return
+    import httpx
+
     if transport is not None and not isinstance(transport, httpx.BaseTransport):
         raise TypeError("a WebSub ping needs a sync httpx transport (httpx.MockTransport is both)")
     started = time.perf_counter()

@@ -14,11 +14,11 @@ source topics, cleaned to plain text, duplicates removed, at most
 
 from __future__ import annotations
 
-import importlib.metadata
 import math
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from .. import __version__
 from ..errors import ConfigError
 from ..settings import Bytes, Seconds
 from ..urls import normalize_url
@@ -28,14 +28,7 @@ MAX_TOPICS = 20
 TOPIC_MAX = 100
 
 
-def _version() -> str:
-    try:
-        return importlib.metadata.version("aggregator")
-    except importlib.metadata.PackageNotFoundError:
-        return "0.1.0"  # running from a source tree that is not installed
-
-
-DEFAULT_USER_AGENT = f"aggregator/{_version()} (+https://github.com/aggregator/aggregator)"
+DEFAULT_USER_AGENT = f"aggregator/{__version__} (+https://github.com/aggregator/aggregator)"
 
 
 def _doc(text: str) -> dict[str, str]:
