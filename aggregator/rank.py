@@ -40,12 +40,18 @@ RankKey = tuple[float, float, str]
 class _Best:
     """What the ranker remembers about one URL: the winning copy's summary."""
 
-    choice: tuple[float, float, str, str]  # smaller wins: (-quality, -time, origin, title)
+    choice: tuple[float, float, str, str] | None  # smaller wins (see _choice); None until a duplicate needs it
     item: Summary | None
     rank: RankKey  # smaller ranks first
     quality: float
-    topics: dict[str, None] = field(default_factory=dict)  # canonical keys, ordered
+    topics: dict[str, None]  # canonical keys of every copy, ordered
     removed: bool = False
+
+
+def _choice(item: Summary, quality: float) -> tuple[float, float, str, str]:
+    """Which copy of a URL wins: the best quality, then the newest, then the
+    first origin and title (so the choice never depends on input order)."""
+    return (-quality, -item.published, item.origin, item.title)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +118,7 @@ class Ranker:
         self.filters = filters
         self.latest_allowed = (now.astimezone(UTC) + timedelta(seconds=filters.max_future)).timestamp()
         self.best: dict[str, _Best] = {}
-        self.spellings: dict[str, Counter[str]] = {}
+        self._names: dict[str, int] = {}  # topic spelling -> articles using it
         self._keys: dict[str, str] = {}  # topic spelling -> canonical key (memo)
         self.filtered = 0
         # When the earliest article skipped as "in the future" becomes
@@ -139,23 +145,26 @@ class Ranker:
             if key is None:
                 key = self._keys[name] = topic_key(name)
             if key:
-                counts = self.spellings.get(key)
-                if counts is None:
-                    counts = self.spellings[key] = Counter()
-                counts[name] += 1
+                self._names[name] = self._names.get(name, 0) + 1
                 keys.append(key)
-        choice = (-quality, -item.published, item.origin, item.title)
         best = self.best.get(item.id)
         if best is None:
-            best = self.best[item.id] = _Best(choice, item, _rank_key(item, quality, self.ranking), quality)
-        elif best.item is None or choice < best.choice:
+            # The common case (a URL seen once): no tie-break tuple needed.
+            self.best[item.id] = _Best(None, item, _rank_key(item, quality, self.ranking), quality,
+                                       dict.fromkeys(keys))
+            return None
+        choice = _choice(item, quality)
+        if best.item is None or choice < (best.choice or _choice(best.item, best.quality)):
             best.choice, best.item, best.quality = choice, item, quality
             best.rank = _rank_key(item, quality, self.ranking)
-        best.topics.update(dict.fromkeys(keys))
+        for key in keys:
+            best.topics[key] = None
         return None
 
     def _withdraw(self, item: Summary) -> None:
-        best = self.best.setdefault(item.id, _Best((0.0, 0.0, "", ""), None, (0.0, 0.0, ""), 0.0))
+        best = self.best.get(item.id)
+        if best is None:
+            best = self.best[item.id] = _Best(None, None, (0.0, 0.0, ""), 0.0, {})
         best.removed = True
 
     def _wanted(self, item: Summary, quality: float) -> bool:
@@ -182,21 +191,28 @@ class Ranker:
             day = int(item.published // DAY)
             month = time.strftime("%Y-%m", time.gmtime(item.published)) if archives else ""
             for key in best.topics:
-                per_topic.setdefault(key, []).append(entry)
-                days.setdefault(key, Counter())[day] += 1
+                members = per_topic.get(key)
+                if members is None:
+                    members = per_topic[key] = []
+                    days[key] = Counter()
+                members.append(entry)
+                days[key][day] += 1
                 if archives:
                     months.setdefault(key, {}).setdefault(month, []).append((item.published, article_id))
             for matcher, found in zip(matchers, chosen, strict=True):
                 if matcher.matches(item, best.topics, best.quality):
                     found.append(entry)
         feeds = {key: self._picks(heapq.nsmallest(max_items, entries)) for key, entries in per_topic.items()}
+        spellings: dict[str, Counter[str]] = {}
+        for name, count in self._names.items():
+            spellings.setdefault(self._keys[name], Counter())[name] += count
         custom_picks = []
         for feed, found in zip(custom, chosen, strict=True):
             limit = feed.max_items or max_items
             ranked = ((i, self._item(i)) for _rank, i in sorted(found))
             custom_picks.append(self._picks_of(capped(ranked, limit, feed.max_per_provider)))
         return Ranking(
-            topics={key: display_name(self.spellings[key]) for key in feeds},
+            topics={key: display_name(spellings[key]) for key in feeds},
             feeds=feeds,
             all=self._picks(heapq.nsmallest(max_items, overall)),
             per_day={key: _window(counter) for key, counter in days.items()},
