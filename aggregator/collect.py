@@ -13,6 +13,7 @@ import pickle
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import astuple, dataclass
+from typing import NamedTuple
 
 from .articles import ParseOptions, parse_article
 from .discover import Found
@@ -38,8 +39,7 @@ class _Batch:
     max_bytes: int
 
 
-@dataclass(frozen=True, slots=True)
-class Parsed:
+class Parsed(NamedTuple):
     """One file's parse, pickled in the worker, so the build process
     stores both blobs as they are and unpickles only the small one:
     ``summary`` holds ``(summaries, problems)``, ``result`` the whole

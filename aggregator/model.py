@@ -146,6 +146,7 @@ class FeedInfo(_Compact):
     per_day: tuple[int, ...] = ()
     month: str | None = None  # archives: "YYYY-MM"
     description: str | None = None
+    archive_files: tuple[tuple[str, str], ...] = ()  # live topic feeds: format -> newest month's archive
 
     @property
     def anchor(self) -> str:

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from . import __version__, uptodate
+from . import uptodate
 from .articles import ParseOptions
+from .codeid import code_id
 from .collect import CollectStats, collect_local
 from .config import Config
 from .discover import discover
@@ -77,7 +78,7 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
     files, problems = discover(config.article_folders(), config.root)
     key = None
     if not dry_run and not config.sources:
-        key = uptodate.inputs_key(repr(config), __version__, files, problems)
+        key = uptodate.inputs_key(repr(config), code_id(), files, problems)
         replayed = _replay(config, store, key, now)
         if replayed is not None:
             replayed.timings["total"] = time.perf_counter() - started
@@ -86,7 +87,7 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
     stats = CollectStats()
     tick = (lambda n: progress("parse", n, len(files))) if progress else None
     for _path, summaries, file_problems in collect_local(
-            files, store, executor, parse_options(config), __version__,
+            files, store, executor, parse_options(config), code_id(),
             max_bytes=config.parse.max_file_bytes, stats=stats, progress=tick):
         report.problems.extend(file_problems)
         for summary in summaries:

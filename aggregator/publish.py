@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from . import __version__
+from .codeid import code_id
 from .config import Config
 from .model import Article, FeedInfo
 from .rank import Pick, Ranking
@@ -79,7 +79,9 @@ def plan_feeds(config: Config, ranking: Ranking) -> list[PlannedFeed]:
         updated = max((p.item.updated for p in picks), default=None)
         info = FeedInfo(kind=kind, slug=slug, title=title, topic=topic, items=len(picks), files=files,
                         updated=datetime.fromtimestamp(updated, UTC) if updated is not None else None,
-                        per_day=per_day, month=month, description=description)
+                        per_day=per_day, month=month, description=description,
+                        archive_files=tuple((fmt, prev + f.suffix) for fmt, f in FORMATS.items())
+                        if prev and month is None else ())
         return PlannedFeed(info, doc, picks, item_names, _digest(doc, picks, item_names))
 
     live = [plan("all", "all", "all", f"{site.title}: all topics",
@@ -112,7 +114,7 @@ def _digest(doc: FeedDoc, picks: Sequence[Pick], names: Sequence[tuple[str, ...]
     """Changes whenever any rendered byte of the feed could: the program
     version, the document's metadata, and per item its article's digest
     and the topics it is listed under."""
-    h = hashlib.sha256(repr((__version__, doc)).encode("utf-8", "surrogatepass"))
+    h = hashlib.sha256(repr((code_id(), doc)).encode("utf-8", "surrogatepass"))
     for pick, item_names in zip(picks, names, strict=True):
         h.update(repr((pick.item.digest, item_names)).encode("utf-8", "surrogatepass"))
     return h.hexdigest()[:32]

@@ -132,6 +132,15 @@ def _subscribe(feed: FeedInfo) -> str:
     return links or '<span class="muted">no files</span>'
 
 
+def _archives(feed: FeedInfo) -> str:
+    """Links to the newest monthly archive (RFC 5005), from which a client
+    walks back through ``prev-archive``."""
+    files = dict(feed.archive_files)
+    links = [f'<a href="{_href(files[name])}" type="{media}">{label}</a>'
+             for name, (label, media) in FORMATS.items() if name in files]
+    return f'<p class="meta">Monthly archives: {" · ".join(links)}</p>' if links else ""
+
+
 def _toc(groups: list[tuple[str, list[FeedInfo]]]) -> str:
     """A compact table of every feed: stays light with hundreds of topics."""
     rows = [
@@ -204,7 +213,7 @@ def _section(feed: FeedInfo, newest: int, anchor: bool) -> str:
     return (
         f'<section class="feed"{ident}><h3 dir="auto">{_e(feed.title)}</h3>'
         f'<p class="meta">{feed.items:,} items{updated}</p>{_chart(feed)}{listing}'
-        f'<p class="subscribe">Subscribe: {_subscribe(feed)}</p></section>'
+        f'<p class="subscribe">Subscribe: {_subscribe(feed)}</p>{_archives(feed)}</section>'
     )
 
 
