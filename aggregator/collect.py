@@ -95,8 +95,15 @@ def collect_local(files: list[Found], store: Store, executor: Executor, options:
     stats.files = len(files)
     fp = fingerprint(options, version)
     cached = store.cached(fp)
-    fresh = [f for f in files if cached.get(f.path) != f.stat]
+    fresh: list[Found] = []
+    unchanged: set[str] = set()
+    for found in files:
+        if cached.get(found.path) == found.stat:
+            unchanged.add(found.path)
+        else:
+            fresh.append(found)
     stats.parsed = len(fresh)
+    changed = {f.path for f in fresh if f.path in cached}
     batches = [_Batch(tuple(fresh[i:i + BATCH]), options, max_bytes) for i in range(0, len(fresh), BATCH)]
     for batch_result in executor.map(parse_batch, batches):
         for parsed in batch_result:
@@ -106,18 +113,17 @@ def collect_local(files: list[Found], store: Store, executor: Executor, options:
                 progress(1)
             summaries, problems = pickle.loads(parsed.summary)  # noqa: S301 - made by our own worker
             yield parsed.found.path, summaries, problems
-    current = {f.path: f.stat for f in files}
-    fresh_paths = {f.path for f in fresh}
-    unchanged = 0
+    seen = 0
     for path, blob in store.summaries(fp):
-        if path in current and path not in fresh_paths:
+        if path in unchanged:
             summaries, problems = pickle.loads(blob)  # noqa: S301 - our own state file, never input
-            unchanged += 1
+            seen += 1
             if progress:
                 progress(1)
             yield path, summaries, problems
-    if unchanged + len(fresh) < len(files):
-        # Rows saved this run were yielded above; a row missing now would
-        # mean the store lost it mid-run.  Never silently drop an article.
+    if seen < len(unchanged):
+        # A row missing now would mean the store lost it mid-run.  Never
+        # silently drop an article.
         raise RuntimeError("parse cache out of step with the article files")
-    store.forget_except(set(current))
+    # Rows of vanished files, and of other program versions or settings.
+    store.forget([p for p in cached if p not in unchanged and p not in changed], keep_fingerprint=fp)

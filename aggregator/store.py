@@ -83,11 +83,11 @@ class Store:
         self.conn.execute("INSERT OR REPLACE INTO parsed VALUES (?, ?, ?, ?, ?, ?, ?)",
                           (path, *stat, fingerprint, summary, result))
 
-    def forget_except(self, keep: set[str]) -> int:
-        """Drop cache rows of files that no longer exist."""
-        gone = [p for (p,) in self.conn.execute("SELECT path FROM parsed") if p not in keep]
-        self.conn.executemany("DELETE FROM parsed WHERE path=?", ((p,) for p in gone))
-        return len(gone)
+    def forget(self, paths: list[str], *, keep_fingerprint: str) -> None:
+        """Drop the cache rows of ``paths`` and every row made with another
+        fingerprint (another program version or parse settings)."""
+        self.conn.executemany("DELETE FROM parsed WHERE path=?", ((p,) for p in paths))
+        self.conn.execute("DELETE FROM parsed WHERE fingerprint IS NOT ?", (keep_fingerprint,))
 
     # -- what each output file was rendered from ---------------------------
     def output_digests(self) -> dict[str, str]:
