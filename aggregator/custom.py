@@ -8,6 +8,7 @@ prolific site cannot fill the feed.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -36,14 +37,12 @@ class CustomFeed:
     categories: tuple[str, ...] = field(default=(), metadata=_doc("Only these categories (case-insensitive)."))
     types: tuple[str, ...] = field(default=(), metadata=_doc("Only these article types (`type` in the front matter; case-insensitive)."))
     published_only: bool = field(default=False, metadata=_doc("Only articles with `published: true`. Default false."))
-    keywords: tuple[str, ...] = field(default=(), metadata=_doc("Only articles whose title contains one of these words or phrases (case-insensitive)."))
+    keywords: tuple[str, ...] = field(default=(), metadata=_doc("Only articles whose title contains one of these words or phrases, as whole words (case-insensitive)."))
     max_per_provider: int | None = field(default=None, metadata=_doc("At most this many items from one provider (by name, else domain). Default: no cap."))
     max_items: int | None = field(default=None, metadata=_doc("Items in the feed. Default: `feeds.max_items`."))
 
     def validate(self) -> None:
         """Raise ValueError("key: message") for values no filter can use."""
-        import re
-
         if not self.name.strip():
             raise ValueError("name: must not be empty")
         if self.slug is not None and not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", self.slug):
@@ -68,7 +67,7 @@ class Matcher:
     categories: frozenset[str]
     types: frozenset[str]
     published_only: bool
-    keywords: tuple[str, ...]
+    keywords: re.Pattern[str] | None  # whole words or phrases, case-folded
 
     @classmethod
     def of(cls, feed: CustomFeed) -> Matcher:
@@ -86,7 +85,7 @@ class Matcher:
             categories=folded(feed.categories),
             types=folded(feed.types),
             published_only=feed.published_only,
-            keywords=tuple(sorted(folded(feed.keywords))),
+            keywords=_words(folded(feed.keywords)),
         )
 
     def matches(self, item: Summary, topic_keys: Iterable[str], quality: float) -> bool:
@@ -115,11 +114,16 @@ class Matcher:
             return False
         if self.types and (item.kind or "").casefold() not in self.types:
             return False
-        if self.keywords:
-            title = item.title.casefold()
-            if not any(word in title for word in self.keywords):
-                return False
-        return True
+        return self.keywords is None or self.keywords.search(item.title.casefold()) is not None
+
+
+def _words(words: frozenset[str]) -> re.Pattern[str] | None:
+    """One regex matching any of ``words`` as a whole word or phrase
+    ("model" matches "A model" and "model-based", not "remodeled")."""
+    if not words:
+        return None
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
 
 
 def _in_domains(domain: str, domains: tuple[str, ...]) -> bool:

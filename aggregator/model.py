@@ -150,9 +150,9 @@ class FeedInfo(_Compact):
 
     @property
     def anchor(self) -> str:
-        """The feed's id on the index page (custom slugs are chosen freely,
-        so they get a prefix of their own)."""
-        return f"custom-{self.slug}" if self.kind == "custom" else self.slug
+        """The feed's id on the index page.  Custom slugs are chosen freely,
+        so they get a prefix with a dot, which no topic slug contains."""
+        return f"custom.{self.slug}" if self.kind == "custom" else self.slug
 
     @property
     def key(self) -> str:

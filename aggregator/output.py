@@ -108,6 +108,8 @@ def remove_stale_temps(root: Path) -> int:
 
 
 def remove_file(root: Path, relative: str) -> bool:
+    """Remove ``root/relative`` and the folders it leaves empty (an
+    archive month's folder when its topic goes), never ``root`` itself."""
     path = confined(root, relative)
     try:
         path.unlink()
@@ -115,6 +117,14 @@ def remove_file(root: Path, relative: str) -> bool:
         return False
     except OSError as exc:
         raise WriteError(f"{path}: {exc.strerror or exc}") from None
+    top = root.resolve()
+    folder = path.parent
+    while folder != top and folder.is_relative_to(top):
+        try:
+            folder.rmdir()
+        except OSError:
+            break  # not empty (or not ours to remove): stop here
+        folder = folder.parent
     return True
 
 

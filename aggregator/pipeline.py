@@ -124,7 +124,7 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
         if report.failed:
             uptodate.forget(store.conn)
         else:
-            uptodate.save(store.conn, key, due, report)
+            uptodate.save(store.conn, key, now.timestamp(), due, report)
     report.timings["total"] = time.perf_counter() - started
     return report
 

@@ -31,7 +31,7 @@ from .config import Config
 from .model import Article, FeedInfo
 from .rank import Pick, Ranking
 from .topics import slugify, topic_key
-from .writers.feed import FeedDoc
+from .writers.feed import FeedDoc, rfc3339
 from .writers.formats import FORMATS
 from .writers.html import render_index
 from .writers.opml import render_opml
@@ -187,7 +187,7 @@ def render_site(config: Config, feeds: list[PlannedFeed], load: Loader,
 
 def manifest_entry(info: FeedInfo) -> dict[str, Any]:
     entry = {"kind": info.kind, "topic": info.topic, "title": info.title, "slug": info.slug, "items": info.items,
-             "updated": info.updated.strftime("%Y-%m-%dT%H:%M:%SZ") if info.updated else None,
+             "updated": rfc3339(info.updated) if info.updated else None,
              "files": dict(info.files)}
     if info.month:
         entry["month"] = info.month

@@ -189,7 +189,7 @@ class Ranker:
             entry = (best.rank, article_id)
             overall.append(entry)
             day = int(item.published // DAY)
-            month = time.strftime("%Y-%m", time.gmtime(item.published)) if archives else ""
+            month = _month(item.published) if archives else ""
             for key in best.topics:
                 members = per_topic.get(key)
                 if members is None:
@@ -233,6 +233,12 @@ class Ranker:
 
     def _picks_of(self, ids: list[str]) -> tuple[Pick, ...]:
         return tuple(Pick(self._item(i), tuple(self.best[i].topics)) for i in ids)
+
+
+def _month(seconds: float) -> str:
+    """"YYYY-MM" in UTC, zero-padded (strftime does not pad years < 1000)."""
+    t = time.gmtime(seconds)
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}"
 
 
 def _window(counter: Counter[int]) -> tuple[int, ...]:

@@ -5,8 +5,9 @@ A cron job regenerating feeds every few minutes mostly finds nothing new.
 Ranking 100,000 cached summaries would still cost seconds, so the last
 successful run leaves a record: a key over everything the output depends
 on (program version, the whole config, and every article file's path,
-size, mtime_ns and inode), the moment the output would start to change by
-itself (the earliest article skipped for being dated in the future), the
+size, mtime_ns and inode), the span of clock times that give the same output
+(from that run's ``now`` to the moment the earliest article skipped for
+being dated in the future becomes eligible), the
 output files, and its counts and problems.  A run may replay that record
 only when the key matches, that moment has not come, no remote source is
 configured (their content is only known by fetching), the last run had no
@@ -36,6 +37,7 @@ _META_KEY = "last_run"
 class LastRun:
     key: str
     due: float  # POSIX time from which the same inputs may publish more
+    since: float  # the recorded run's ``now``: an earlier clock may publish less
     outputs: list[str]
     counts: dict[str, int] = field(default_factory=dict)
     problems: list[dict[str, Any]] = field(default_factory=list)
@@ -65,9 +67,9 @@ def forget(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM meta WHERE key=?", (_META_KEY,))
 
 
-def save(conn: sqlite3.Connection, key: str, due: float, report: Report) -> None:
+def save(conn: sqlite3.Connection, key: str, now: float, due: float, report: Report) -> None:
     record = LastRun(
-        key=key, due=due, outputs=sorted(report.written + report.unchanged),
+        key=key, due=due, since=now, outputs=sorted(report.written + report.unchanged),
         counts={"files": report.files, "articles": report.articles, "eligible": report.eligible,
                 "filtered": report.filtered, "feeds": report.feeds, "archives": report.archives},
         problems=[asdict(p) for p in report.problems])
@@ -78,7 +80,7 @@ def save(conn: sqlite3.Connection, key: str, due: float, report: Report) -> None
 
 def replay(last: LastRun, key: str, now: float, out: Path) -> Report | None:
     """The report of a run that has nothing to do, or ``None`` when it has."""
-    if last.key != key or now >= last.due or any(p["kind"] == "failed" for p in last.problems):
+    if last.key != key or not last.since <= now < last.due or any(p["kind"] == "failed" for p in last.problems):
         return None
     if not all((out / path).is_file() for path in last.outputs):
         return None  # someone removed an output file: the full run restores it

@@ -45,6 +45,13 @@ class FeedDoc:
         return max((item_updated(a) for a in self.items), default=EPOCH)
 
 
+def rfc3339(moment: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ`` in UTC.  Not strftime: glibc does not pad
+    years before 1000 (year 1 is .NET's "no date", and real feeds carry it)."""
+    t = moment.astimezone(UTC)
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}Z"
+
+
 def item_updated(article: Article) -> datetime:
     return max(article.updated or article.published, article.published)
 

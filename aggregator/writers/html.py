@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 
 from ..model import Article, FeedInfo
 from ..text import strip_illegal
+from .feed import rfc3339
 
 __all__ = ["FORMATS", "render_index"]
 
@@ -75,12 +76,12 @@ def _href(relative: str) -> str:
 
 
 def _day(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%d")
+    return rfc3339(when)[:10]
 
 
 def _time(when: datetime) -> str:
     utc = when.astimezone(UTC)
-    return f'<time datetime="{utc.strftime("%Y-%m-%dT%H:%M:%SZ")}">{_day(utc)}</time>'
+    return f'<time datetime="{rfc3339(utc)}">{_day(utc)}</time>'
 
 
 def _listed(feeds: Sequence[FeedInfo]) -> list[tuple[str, list[FeedInfo]]]:

@@ -8,17 +8,12 @@ URL is made a valid absolute URI; a field left empty by that is omitted.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from ..model import Article
-from .feed import FeedDoc, categories, item_content, item_id, item_updated, text, uri
+from .feed import FeedDoc, categories, item_content, item_id, item_updated, rfc3339, text, uri
 
 VERSION = "https://jsonfeed.org/version/1.1"
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def render_json(doc: FeedDoc) -> bytes:
