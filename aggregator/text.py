@@ -6,6 +6,7 @@ text) or :func:`sanitize_html` (markup).  Both are pure.
 
 from __future__ import annotations
 
+import contextvars
 import html
 import re
 import unicodedata
@@ -52,8 +53,11 @@ def clean_text(text: str, limit: int | None = None, *, single_line: bool = True)
 
 def html_to_text(fragment: str, limit: int | None = None) -> str:
     """Plain text of an HTML fragment (tags dropped, entities decoded)."""
-    text = nh3.clean(strip_illegal(fragment), tags=set(), clean_content_tags={"script", "style", "noscript"})
+    text = _TEXT_CLEANER.clean(strip_illegal(fragment))
     return clean_text(html.unescape(_TAG.sub(" ", text)), limit)
+
+
+_TEXT_CLEANER = nh3.Cleaner(tags=set(), clean_content_tags={"script", "style", "noscript"})
 
 
 # An allowlist in the spirit of Miniflux's sanitizer: structure, text
@@ -101,25 +105,38 @@ def sanitize_html(fragment: str, base_url: str | None = None) -> str:
     ``rel="noopener noreferrer"`` to links.
     """
 
-    def fix_url(tag: str, attribute: str, value: str) -> str | None:
-        if attribute == "srcset":
-            return None  # candidate lists are hard to resolve safely; src remains
-        if (tag, attribute) not in _URL_ATTRIBUTES:
-            return value
-        if value.startswith("mailto:") and tag == "a":
-            return value
-        return resolve_url(value, base_url)
+    token = _BASE_URL.set(base_url)
+    try:
+        return _HTML_CLEANER.clean(strip_illegal(fragment)).strip()
+    finally:
+        _BASE_URL.reset(token)
 
-    return nh3.clean(
-        strip_illegal(fragment),
-        tags=_TAGS,
-        attributes=_ATTRIBUTES,
-        clean_content_tags={"script", "style", "noscript", "template", "title", "head"},
-        url_schemes=_SCHEMES,
-        attribute_filter=fix_url,
-        link_rel="noopener noreferrer",
-        strip_comments=True,
-    ).strip()
+
+# The base URL of the fragment being cleaned.  The cleaners are built once
+# (building one per call -- converting the allowlists -- cost more than the
+# cleaning itself), so their URL callbacks read the base from here.
+_BASE_URL: contextvars.ContextVar[str | None] = contextvars.ContextVar("base_url", default=None)
+
+
+def _fix_url(tag: str, attribute: str, value: str) -> str | None:
+    if attribute == "srcset":
+        return None  # candidate lists are hard to resolve safely; src remains
+    if (tag, attribute) not in _URL_ATTRIBUTES:
+        return value
+    if value.startswith("mailto:") and tag == "a":
+        return value
+    return resolve_url(value, _BASE_URL.get())
+
+
+_HTML_CLEANER = nh3.Cleaner(
+    tags=_TAGS,
+    attributes=_ATTRIBUTES,
+    clean_content_tags={"script", "style", "noscript", "template", "title", "head"},
+    url_schemes=_SCHEMES,
+    attribute_filter=_fix_url,
+    link_rel="noopener noreferrer",
+    strip_comments=True,
+)
 
 
 _EMBED_HOSTS = (
