@@ -21,7 +21,7 @@ from .discover import discover
 from .executor import Executor, SerialExecutor
 from .lock import run_lock
 from .model import Article
-from .output import fsync_dirs, remove_file, remove_stale_temps, write_if_changed
+from .output import StagedWrites, fsync_dirs, remove_file, remove_stale_temps
 from .publish import (
     Loader,
     PlannedFeed,
@@ -65,6 +65,11 @@ def build(config: Config, *, now: datetime | None = None, executor: Executor | N
             report = _run(config, store, now, executor or SerialExecutor(), offline, transport, resolver,
                           dry_run, progress)
             store.commit()
+        except BaseException:
+            # Never keep half a run: output digests recorded for files whose
+            # rename did not happen would hide them from the next run.
+            store.rollback()
+            raise
         finally:
             store.close()
     return report
@@ -180,9 +185,11 @@ def _write(config: Config, store: Store, feeds: list[PlannedFeed], load: Loader,
     kept = {key: entry for key, entry in previous.items() if key not in current} if report.failed else {}
     total = len(feeds) + 3
 
+    staged = StagedWrites(out)
+
     def put(relative: str, data: bytes) -> None:
-        changed = write_if_changed(out, relative, data, sync_dir=False)
-        (report.written if changed else report.unchanged).append(relative)
+        if not staged.stage(relative, data):
+            report.unchanged.append(relative)
 
     jobs: list[RenderJob] = []
     digest_of: dict[str, str] = {}
@@ -197,26 +204,32 @@ def _write(config: Config, store: Store, feeds: list[PlannedFeed], load: Loader,
                 progress("write", 1, total)
         jobs.clear()
 
-    for feed in feeds:
-        stale = [fmt for fmt, path in feed.info.files
-                 if digests.get(path) != feed.digest or not (out / path).is_file()]
-        report.unchanged.extend(path for fmt, path in feed.info.files if fmt not in stale)
-        if not stale:
+    try:
+        for feed in feeds:
+            stale = [fmt for fmt, path in feed.info.files
+                     if digests.get(path) != feed.digest or not (out / path).is_file()]
+            report.unchanged.extend(path for fmt, path in feed.info.files if fmt not in stale)
+            if not stale:
+                if progress:
+                    progress("write", 1, total)
+                continue
+            # A few feeds at a time: only their articles are in memory.
+            job = load_job(feed, load, stale)
+            digest_of.update((path, feed.digest) for _fmt, path in job.files)
+            jobs.append(job)
+            if len(jobs) >= RENDER_BATCH or sum(len(j.doc.items) for j in jobs) >= RENDER_ITEMS:
+                flush()
+        flush()
+        infos = [with_newest(f.info, f, load) if f.info.kind != "archive" else f.info for f in feeds]
+        for relative, data in render_listings(config, infos, list(kept.values())).items():
+            put(relative, data)
             if progress:
                 progress("write", 1, total)
-            continue
-        # A few feeds at a time: only their articles are in memory.
-        job = load_job(feed, load, stale)
-        digest_of.update((path, feed.digest) for _fmt, path in job.files)
-        jobs.append(job)
-        if len(jobs) >= RENDER_BATCH or sum(len(j.doc.items) for j in jobs) >= RENDER_ITEMS:
-            flush()
-    flush()
-    infos = [with_newest(f.info, f, load) if f.info.kind != "archive" else f.info for f in feeds]
-    for relative, data in render_listings(config, infos, list(kept.values())).items():
-        put(relative, data)
-        if progress:
-            progress("write", 1, total)
+        staged.commit()
+    except BaseException:
+        staged.abandon()  # no temporary files left behind
+        raise
+    report.written.extend(staged.written)
     if not report.failed:
         keep_paths = {path for entry in current.values() for path in entry["files"].values()}
         for _key, entry in sorted(previous.items()):
@@ -225,5 +238,5 @@ def _write(config: Config, store: Store, feeds: list[PlannedFeed], load: Loader,
                     store.forget_output(relative)
                     if remove_file(out, relative):
                         report.removed.append(relative)
-    fsync_dirs(out, report.written)
+    fsync_dirs(out, report.removed)
     store.set_published({**current, **kept})

@@ -115,6 +115,10 @@ class Store:
         self.conn.execute("COMMIT")
         self.conn.execute("BEGIN")
 
+    def rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
     def close(self) -> None:
         try:
             if self.conn.in_transaction:
