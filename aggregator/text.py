@@ -32,7 +32,9 @@ def strip_illegal(text: str) -> str:
     """Remove XML-illegal and control code points (keeps tab, LF, CR)."""
     if text.isascii() and text.isprintable():
         return text  # the usual case, without a regex pass
-    return _ILLEGAL.sub("", text)
+    # Search before substituting: clean multi-line text (HTML bodies) is
+    # then returned as is, not copied.
+    return _ILLEGAL.sub("", text) if _ILLEGAL.search(text) else text
 
 
 def clean_text(text: str, limit: int | None = None, *, single_line: bool = True) -> str:

@@ -51,9 +51,9 @@ def _item(article: Article) -> dict[str, Any]:
     if original and original != url:
         item["external_url"] = original
     _put(item, "title", text(article.title))
-    content = item_content(article)
-    if content and text(content):
-        item["content_html"] = text(content)
+    content = text(item_content(article))
+    if content:
+        item["content_html"] = content
     else:
         item["content_text"] = text(article.summary) or text(article.title) or url or item["id"]
     _put(item, "summary", text(article.summary))
