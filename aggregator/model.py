@@ -13,7 +13,7 @@ import operator
 import pickle
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class _Compact:
@@ -160,15 +160,15 @@ class FeedInfo(_Compact):
         return f"{self.kind}:{self.slug}/{self.month}" if self.month else f"{self.kind}:{self.slug}"
 
 
-@dataclass(frozen=True, slots=True)
-class Summary(_Compact):
+class Summary(NamedTuple):
     """What ranking, filtering and change detection need of one article.
 
     Small and cheap to unpickle: the parse cache keeps one per article next
     to the full :class:`Article`, so a rebuild ranks every article from
     summaries and loads only the articles of feeds that must be rendered.
     ``digest`` changes whenever anything published about the article does.
-    Times are POSIX seconds.
+    Times are POSIX seconds.  A named tuple: 100,000 of them are unpickled
+    on every incremental run, and a tuple is the cheapest object to build.
     """
 
     id: str
