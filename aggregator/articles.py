@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-import cmarkgfm
-from cmarkgfm.cmark import Options
 from dateutil import parser as dateparser
 
 from .frontmatter import FrontMatterError, decode, parse_yaml, split
+from .markdown import gfm_to_html
 from .model import Article, Image, ParseResult, Problem, Provider, Related
 from .text import NAME_MAX, SUMMARY_MAX, TITLE_MAX, clean_text, sanitize_embed, sanitize_html
 from .urls import canonical_url, normalize_url, resolve_url
@@ -274,7 +273,7 @@ def _body(body: str, path: str, base: str) -> str | None:
         return None
     body = body[:MAX_BODY]
     if not path.lower().endswith(HTML_SUFFIXES) and not body.lstrip().startswith("<"):
-        body = cmarkgfm.github_flavored_markdown_to_html(body, options=Options.CMARK_OPT_UNSAFE)
+        body = gfm_to_html(body)
     return sanitize_html(body, base) or None
 
 

@@ -37,10 +37,13 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import feedparser
+import html5lib
 from lxml import etree
 
 __all__ = ["check_atom", "check_json_feed", "check_output_folder", "check_rss", "check_uri"]
@@ -393,6 +396,7 @@ def check_output_folder(path: str | Path, forbidden: Iterable[str] = ()) -> dict
     assert not unlisted, f"{root}: feed files not in index.json: {unlisted[:5]}"
     _check_opml(root, base_url)
     _check_links_between_feeds(root, base_url, listed)
+    _check_index_html(root, base_url)
     _check_forbidden(root, [s for s in forbidden if s])
     return dict(manifest)
 
@@ -461,6 +465,45 @@ def _check_links_between_feeds(root: Path, base_url: str, listed: set[str]) -> N
                 assert target.startswith("archive/") and target in listed, f"{rel}: prev-archive {target} unlisted"
                 if rel.startswith("archive/"):
                     assert target < rel, f"{rel}: prev-archive {target} is not older"
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.ids: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if found.get("id"):
+            self.ids.append(str(found["id"]))
+        for name in ("href", "src"):
+            if found.get(name) and tag in ("a", "link", "img", "script", "iframe"):
+                self.hrefs.append(str(found[name]))
+
+
+def _check_index_html(root: Path, base_url: str) -> None:
+    """index.html parses without a single error in a strict HTML5 parser,
+    its ids are unique, and every link into the output folder (relative,
+    or absolute under ``base_url``) names an existing file and, with a
+    fragment, an existing id."""
+    page = root / "index.html"
+    assert page.is_file(), f"{root}: no index.html"
+    data = page.read_bytes()
+    parser = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False)
+    parser.parse(data)  # raises ParseError on the first error
+    links = _Links()
+    links.feed(data.decode("utf-8"))
+    _unique(links.ids, "ids", "index.html")
+    for href in links.hrefs:
+        target = href[len(base_url):] if href.startswith(base_url) else href
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:|^//", target):
+            continue  # an article's own link, elsewhere on the web
+        path, _, fragment = target.partition("#")
+        path = unquote(path.split("?", 1)[0]) or "index.html"
+        assert (root / path).is_file(), f"index.html: link {href!r} does not resolve to a file"
+        if fragment and path == "index.html":
+            assert unquote(fragment) in links.ids, f"index.html: link {href!r} names no id on the page"
 
 
 def _check_opml(root: Path, base_url: str) -> None:
