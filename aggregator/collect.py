@@ -104,6 +104,8 @@ def collect_local(files: list[Found], store: Store, executor: Executor, options:
             fresh.append(found)
     stats.parsed = len(fresh)
     changed = {f.path for f in fresh if f.path in cached}
+    gone = [p for p in cached if p not in unchanged and p not in changed]
+    del cached, changed  # 100,000 paths and stats: not needed while parsing
     batches = [_Batch(tuple(fresh[i:i + BATCH]), options, max_bytes) for i in range(0, len(fresh), BATCH)]
     for batch_result in executor.map(parse_batch, batches):
         for parsed in batch_result:
@@ -126,4 +128,4 @@ def collect_local(files: list[Found], store: Store, executor: Executor, options:
         # silently drop an article.
         raise RuntimeError("parse cache out of step with the article files")
     # Rows of vanished files, and of other program versions or settings.
-    store.forget([p for p in cached if p not in unchanged and p not in changed], keep_fingerprint=fp)
+    store.forget(gone, keep_fingerprint=fp)

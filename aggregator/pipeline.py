@@ -79,7 +79,7 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
          resolver: Any, dry_run: bool, progress: Progress | None) -> Report:
     started = time.perf_counter()
     report = Report(dry_run=dry_run)
-    ranker = Ranker(config.ranking, config.filters, now)
+    ranker = Ranker(config.ranking, config.filters, now, details=bool(config.custom_feeds))
     files, problems = discover(config.article_folders(), config.root)
     key = None
     if not dry_run and not config.sources:
@@ -90,7 +90,8 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
             return replayed
     report.problems.extend(problems)
     stats = CollectStats()
-    tick = (lambda n: progress("parse", n, len(files))) if progress else None
+    count = len(files)
+    tick = (lambda n: progress("parse", n, count)) if progress else None
     for _path, summaries, file_problems in collect_local(
             files, store, executor, parse_options(config), code_id(),
             max_bytes=config.parse.max_file_bytes, stats=stats, progress=tick):
@@ -100,6 +101,7 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
             problem = ranker.add(summary)
             if problem:
                 report.problems.append(problem)
+    del files  # the ranker has what it needs; keep memory flat for rendering
     report.files, report.parsed = stats.files, stats.parsed
     report.timings["collect"] = time.perf_counter() - started
     remote = _collect_remote(config, store, now, offline, transport, resolver, ranker, report)
