@@ -249,16 +249,23 @@ def _related(value: object, base: str) -> tuple[Related, ...]:
     if not isinstance(value, list):
         return ()
     found: list[Related] = []
+    seen: set[str] = set()
     for item in value[:200]:
-        if not isinstance(item, Mapping) or not isinstance(item.get("title"), str):
+        if not isinstance(item, Mapping):
             continue
+        title = item.get("title")
         link = item.get("webUrl") or item.get("originalUrl")
-        url = resolve_url(link, base) if isinstance(link, str) else None
-        title = clean_text(item["title"], TITLE_MAX)
-        if url and title and all(r.url != url for r in found):
-            found.append(Related(title=title, url=url))
-        if len(found) == MAX_RELATED:
-            break
+        if not isinstance(title, str) or not isinstance(link, str):
+            continue
+        url = resolve_url(link, base)
+        if not url or url in seen:
+            continue
+        title = clean_text(title, TITLE_MAX)
+        if title:
+            seen.add(url)
+            found.append(Related(title, url))
+            if len(found) == MAX_RELATED:
+                break
     return tuple(found)
 
 

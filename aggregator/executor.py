@@ -1,34 +1,38 @@
-"""Where the parse stage runs: in this process, a local process pool, or a
-Dask cluster.  All three take the same pure batch function and return
+"""Where the parse and render stages run: in this process, a local process
+pool, or a Dask cluster.  All three take the same pure function and return
 results in input order, so the build is byte-identical whichever runs it.
 """
 
 from __future__ import annotations
 
+import collections
+import itertools
 import multiprocessing
 import multiprocessing.context
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from typing import Protocol, TypeVar
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 # Below this many batches a process pool costs more than it saves.
 MIN_BATCHES_FOR_POOL = 2
+# Items in flight on a Dask cluster: enough to keep a few dozen workers busy.
+DASK_WINDOW = 64
 
 
 class Executor(Protocol):
     """Runs ``fn`` over ``items``, yielding results in input order."""
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]: ...
+    def map(self, fn: Callable[[T], R], items: Iterable[T], *, serial_below: int = ...) -> Iterator[R]: ...
 
     def close(self) -> None: ...
 
 
 class SerialExecutor:
-    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+    def map(self, fn: Callable[[T], R], items: Iterable[T], *, serial_below: int = 0) -> Iterator[R]:
         return map(fn, items)
 
     def close(self) -> None:
@@ -42,19 +46,43 @@ class PoolExecutor:
         self.workers = workers or os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-        batch = list(items)
-        if self.workers <= 1 or len(batch) < MIN_BATCHES_FOR_POOL:
-            return map(fn, batch)
+    def map(self, fn: Callable[[T], R], items: Iterable[T], *,
+            serial_below: int = MIN_BATCHES_FOR_POOL) -> Iterator[R]:
+        """``serial_below``: with fewer items than this, run them here
+        (starting the pool costs ~0.3 s, more than a few small items)."""
+        source = iter(items)
+        first = list(itertools.islice(source, serial_below))
+        if self.workers <= 1 or len(first) < serial_below:
+            return map(fn, itertools.chain(first, source))
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_die_with_parent,
                                              mp_context=_context())
-        return self._pool.map(fn, batch)
+        return _windowed(self._pool, fn, itertools.chain(first, source), 2 * self.workers)
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+
+def _windowed(pool: ProcessPoolExecutor, fn: Callable[[T], R], items: Iterator[T], window: int) -> Iterator[R]:
+    """Results in input order, with at most ``window`` items submitted and
+    not yet taken.  Unlike ``ProcessPoolExecutor.map``, which submits every
+    item at once, this takes items from ``items`` only as results are taken:
+    a lazy producer (loading each feed's articles) then runs while the
+    workers render the previous ones, and only a window of them is in
+    memory."""
+    pending: collections.deque[Future[R]] = collections.deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:  # abandoned early (an error, a closed generator)
+            future.cancel()
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -95,10 +123,20 @@ class DaskExecutor:
             raise RuntimeError("the dask executor needs: pip install 'aggregator[dask]'") from exc
         self.client = Client(scheduler)  # type: ignore[no-untyped-call]
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-        futures = self.client.map(fn, list(items), pure=False)
-        for future in futures:  # in input order, as they complete
-            yield future.result()
+    def map(self, fn: Callable[[T], R], items: Iterable[T], *, serial_below: int = 0) -> Iterator[R]:
+        # A window of submitted items, as in the local pool: the producer
+        # stays lazy and memory bounded.
+        pending: collections.deque[Any] = collections.deque()
+        try:
+            for item in items:
+                pending.append(self.client.submit(fn, item, pure=False))
+                if len(pending) >= DASK_WINDOW:
+                    yield pending.popleft().result()
+            while pending:  # in input order
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
     def close(self) -> None:
         self.client.close()  # type: ignore[no-untyped-call]

@@ -8,7 +8,7 @@ the HTTP transport; nothing here reads the environment.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,9 +38,9 @@ from .report import Report
 from .store import Store
 
 Progress = Callable[[str, int, int | None], None]  # stage, advance, total
-# Feeds rendered per round on the executor; a round's articles are in memory together.
-RENDER_BATCH = 32
-RENDER_ITEMS = 20_000
+# Fewer feeds to render than this are rendered in this process: a touched
+# article changes a handful of feeds, cheaper to render than to start a pool.
+RENDER_POOL_MIN = 16
 
 
 def parse_options(config: Config) -> ParseOptions:
@@ -193,35 +193,30 @@ def _write(config: Config, store: Store, feeds: list[PlannedFeed], load: Loader,
         if not staged.stage(relative, data):
             report.unchanged.append(relative)
 
-    jobs: list[RenderJob] = []
-    digest_of: dict[str, str] = {}
+    def jobs() -> Iterator[RenderJob]:
+        # Lazy: each feed's articles are loaded when the executor asks for
+        # the next job, while its workers render the previous ones, so only
+        # a window of feeds is in memory at a time.
+        for feed in feeds:
+            stale = [fmt for fmt, path in feed.info.files
+                     if digests.get(path) != feed.digest or not (out / path).is_file()]
+            report.unchanged.extend(path for fmt, path in feed.info.files if fmt not in stale)
+            if stale:
+                job = load_job(feed, load, stale)
+                digest_of.update((path, feed.digest) for _fmt, path in job.files)
+                yield job
+            elif progress:
+                progress("write", 1, total)
 
-    def flush() -> None:
+    digest_of: dict[str, str] = {}
+    try:
         # Rendering is pure and CPU-bound: it runs on the executor's workers.
-        for rendered in executor.map(render_job, jobs):
+        for rendered in executor.map(render_job, jobs(), serial_below=RENDER_POOL_MIN):
             for path, data in rendered:
                 put(path, data)
                 store.set_output_digest(path, digest_of.pop(path))
             if progress:
                 progress("write", 1, total)
-        jobs.clear()
-
-    try:
-        for feed in feeds:
-            stale = [fmt for fmt, path in feed.info.files
-                     if digests.get(path) != feed.digest or not (out / path).is_file()]
-            report.unchanged.extend(path for fmt, path in feed.info.files if fmt not in stale)
-            if not stale:
-                if progress:
-                    progress("write", 1, total)
-                continue
-            # A few feeds at a time: only their articles are in memory.
-            job = load_job(feed, load, stale)
-            digest_of.update((path, feed.digest) for _fmt, path in job.files)
-            jobs.append(job)
-            if len(jobs) >= RENDER_BATCH or sum(len(j.doc.items) for j in jobs) >= RENDER_ITEMS:
-                flush()
-        flush()
         infos = [with_newest(f.info, f, load) if f.info.kind != "archive" else f.info for f in feeds]
         for relative, data in render_listings(config, infos, list(kept.values())).items():
             put(relative, data)

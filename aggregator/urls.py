@@ -94,6 +94,12 @@ def canonical_url(url: str) -> str:
     only in the scheme; the rest of the URL decides.  Expects an already
     normalised URL.
     """
+    if "?" not in url and "#" not in url and url.count("/") > 2 and _ALREADY_NORMAL.fullmatch(url):
+        return url  # nothing to drop or lower-case: the usual case, without splitting
+    return _canonical(url)
+
+
+def _canonical(url: str) -> str:
     parts = urlsplit(url)
     netloc = parts.hostname or ""
     if parts.port is not None and _DEFAULT_PORTS.get(parts.scheme) != parts.port:
