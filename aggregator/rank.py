@@ -107,7 +107,7 @@ def effective_quality(item: Article | Summary, ranking: RankingSettings) -> floa
     quality = ranking.default_quality if item.quality is None else item.quality
     if item.heat is not None:
         quality += ranking.heat_weight * item.heat
-    return max(quality, 0.0)
+    return quality if quality > 0.0 else 0.0  # not max(): this runs 100,000 times a build
 
 
 class Ranker:

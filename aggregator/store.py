@@ -19,7 +19,7 @@ from typing import Any
 
 from .model import Article, ParseResult
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 FileStat = tuple[int, int, int]  # size, mtime_ns, inode
 
 
@@ -46,13 +46,15 @@ class Store:
         c.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         row = c.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is not None and int(row[0]) != SCHEMA_VERSION:
-            for table in ("parsed", "published", "outputs"):
+            for table in ("parsed", "results", "published", "outputs"):
                 c.execute(f"DROP TABLE IF EXISTS {table}")
-        # ``summary`` is small (what ranking needs); ``result`` is the whole
-        # ParseResult, loaded only for articles of feeds being rendered.
+        # ``summary`` is small (what ranking needs) and scanned every run;
+        # the whole ParseResult lives in a table of its own, read by path only
+        # for the articles of feeds being rendered, so scans stay small.
         c.execute("""CREATE TABLE IF NOT EXISTS parsed (
             path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER,
-            fingerprint TEXT, summary BLOB, result BLOB)""")
+            fingerprint TEXT, summary BLOB)""")
+        c.execute("CREATE TABLE IF NOT EXISTS results (path TEXT PRIMARY KEY, result BLOB)")
         c.execute("CREATE TABLE IF NOT EXISTS published (key TEXT PRIMARY KEY, entry TEXT NOT NULL)")
         c.execute("CREATE TABLE IF NOT EXISTS outputs (path TEXT PRIMARY KEY, digest TEXT NOT NULL)")
         c.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
@@ -69,7 +71,7 @@ class Store:
         yield from self.conn.execute("SELECT path, summary FROM parsed WHERE fingerprint=?", (fingerprint,))
 
     def load_result(self, path: str) -> ParseResult | None:
-        row = self.conn.execute("SELECT result FROM parsed WHERE path=?", (path,)).fetchone()
+        row = self.conn.execute("SELECT result FROM results WHERE path=?", (path,)).fetchone()
         return None if row is None else pickle.loads(row[0])  # noqa: S301 - our own state file
 
     def load_article(self, path: str, article_id: str) -> Article | None:
@@ -80,14 +82,20 @@ class Store:
         return None
 
     def save_parsed(self, path: str, stat: FileStat, fingerprint: str, summary: bytes, result: bytes) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO parsed VALUES (?, ?, ?, ?, ?, ?, ?)",
-                          (path, *stat, fingerprint, summary, result))
+        self.conn.execute("INSERT OR REPLACE INTO parsed VALUES (?, ?, ?, ?, ?, ?)",
+                          (path, *stat, fingerprint, summary))
+        self.conn.execute("INSERT OR REPLACE INTO results VALUES (?, ?)", (path, result))
 
     def forget(self, paths: list[str], *, keep_fingerprint: str) -> None:
         """Drop the cache rows of ``paths`` and every row made with another
         fingerprint (another program version or parse settings)."""
-        self.conn.executemany("DELETE FROM parsed WHERE path=?", ((p,) for p in paths))
-        self.conn.execute("DELETE FROM parsed WHERE fingerprint IS NOT ?", (keep_fingerprint,))
+        for table in ("parsed", "results"):
+            self.conn.executemany(f"DELETE FROM {table} WHERE path=?", ((p,) for p in paths))  # noqa: S608
+        kept = self.conn.execute("SELECT COUNT(*) FROM parsed WHERE fingerprint=?", (keep_fingerprint,)).fetchone()
+        if self.conn.execute("SELECT COUNT(*) FROM parsed").fetchone() != kept:
+            self.conn.execute("DELETE FROM results WHERE path IN (SELECT path FROM parsed WHERE fingerprint IS NOT ?)",
+                              (keep_fingerprint,))
+            self.conn.execute("DELETE FROM parsed WHERE fingerprint IS NOT ?", (keep_fingerprint,))
 
     # -- what each output file was rendered from ---------------------------
     def output_digests(self) -> dict[str, str]:
