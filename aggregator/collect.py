@@ -9,7 +9,9 @@ rank them without holding every article in memory.
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import astuple, dataclass
@@ -68,11 +70,25 @@ def parse_batch(batch: _Batch) -> list[Parsed]:
 def read_and_parse(found: Found, options: ParseOptions, max_bytes: int = MAX_FILE_BYTES) -> ParseResult:
     if found.stat[0] > max_bytes:
         return ParseResult(problems=(Problem(found.path, f"file larger than {max_bytes} bytes"),))
+    # The file was checked when it was found (a regular file, inside the
+    # folder); it may have been swapped since.  O_NONBLOCK: a FIFO put in its
+    # place cannot hang the worker; the inode check: a link re-pointed
+    # outside the folder, or any other swap, is not read but retried.
     try:
-        with open(found.path, "rb") as handle:
+        fd = os.open(found.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        return ParseResult(problems=(Problem(found.path, f"cannot read: {exc.strerror or exc}", "failed"),))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_ino != found.stat[2]:
+            return ParseResult(problems=(Problem(found.path, "file replaced while the build ran; read next run",
+                                                 "failed"),))
+        with os.fdopen(fd, "rb", closefd=False) as handle:
             data = handle.read(max_bytes + 1)
     except OSError as exc:
         return ParseResult(problems=(Problem(found.path, f"cannot read: {exc.strerror or exc}", "failed"),))
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:
         return ParseResult(problems=(Problem(found.path, f"file larger than {max_bytes} bytes"),))
     return parse_article(data, found.path, options)

@@ -1,0 +1,57 @@
+"""A file swapped between discovery and reading (by another process, or an
+attacker with write access to the article folder) is never read in its new
+form: a FIFO cannot hang the build, a link re-pointed outside the folder is
+not followed, and the next run reads whatever is there then."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from support import Project, article
+
+from aggregator.articles import ParseOptions
+from aggregator.collect import read_and_parse
+from aggregator.config import ArticleFolder
+from aggregator.discover import discover
+
+
+def _found(folder: Path) -> list:
+    files, problems = discover((ArticleFolder(path=str(folder)),), Path("/"))
+    assert problems == []
+    return files
+
+
+def test_a_fifo_swapped_in_does_not_hang(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text(article("A", "https://example.org/a"), "utf-8")
+    (found,) = _found(tmp_path)
+    (tmp_path / "a.md").unlink()
+    os.mkfifo(tmp_path / "a.md")  # no writer: a blocking open would wait forever
+    result = read_and_parse(found, ParseOptions())
+    assert result.articles == ()
+    assert [(p.kind, "replaced" in p.reason) for p in result.problems] == [("failed", True)]
+
+
+def test_a_link_repointed_outside_is_not_read(tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "real.md").write_text(article("Real", "https://example.org/real"), "utf-8")
+    (folder / "link.md").symlink_to(folder / "real.md")
+    secret = tmp_path / "secret.md"
+    secret.write_text(article("Secret", "https://example.org/secret"), "utf-8")
+    found = {Path(f.path).name: f for f in _found(folder)}["link.md"]
+    (folder / "link.md").unlink()
+    (folder / "link.md").symlink_to(secret)  # after discovery checked it
+    result = read_and_parse(found, ParseOptions())
+    assert result.articles == () and result.problems[0].kind == "failed"
+
+
+def test_an_edited_file_is_read_on_the_next_run(project: Project) -> None:
+    path = project.add("a.md", article("First", "https://example.org/a"))
+    assert project.run("-q").returncode == 0
+    # Replaced by a new file (a new inode, as editors and rsync do) and read fresh.
+    new = path.with_name("a.md.new")
+    new.write_text(article("Second", "https://example.org/a"), "utf-8")
+    new.replace(path)
+    assert project.run("-q").returncode == 0
+    assert "Second" in (project.out / "all.json").read_text("utf-8")
