@@ -9,6 +9,7 @@ warning and never stops the article.  ``secured`` is never read.
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -66,7 +67,7 @@ def build_article(fields: Mapping[str, Any], body: str, path: str, options: Pars
     title = fields.get("title")
     if not isinstance(title, (str, int, float)) or isinstance(title, bool):
         raise _Skip("missing title" if title is None else f"title is a {type(title).__name__}, not text")
-    title = clean_text(str(title), TITLE_MAX)
+    title = clean_text(_decoded(str(title)), TITLE_MAX)
     if not title:
         raise _Skip("empty title")
     url = _link(fields)
@@ -80,7 +81,7 @@ def build_article(fields: Mapping[str, Any], body: str, path: str, options: Pars
         title=title,
         published=published,
         origin=path,
-        summary=_text(fields, "excerpt", SUMMARY_MAX, warnings, single_line=False),
+        summary=_decoded(_text(fields, "excerpt", SUMMARY_MAX, warnings, single_line=False)),
         content_html=_body(body, path, url),
         updated=_optional_date(fields, "updatedDateTime", warnings),
         topics=_names(fields.get("topics"), "topics", options.max_topics, warnings),
@@ -151,6 +152,13 @@ def _text(fields: Mapping[str, Any], key: str, limit: int, warnings: list[str], 
         warnings.append(f"{key}: expected text, got {type(value).__name__}; ignored")
         return ""
     return clean_text(str(value), limit, single_line=single_line)
+
+
+def _decoded(text: str) -> str:
+    """Titles and excerpts are plain text, but real ones often carry HTML
+    character references copied from web pages (``&#8217;``, ``&amp;``):
+    decoded, so readers show the character, not the reference."""
+    return clean_text(html.unescape(text), None, single_line=False) if "&" in text else text
 
 
 def _number(fields: Mapping[str, Any], key: str, warnings: list[str]) -> float | None:

@@ -168,3 +168,12 @@ def test_parsers_agree_on_real_data() -> None:
                 [(p.kind, p.where) for p in rs.problems] != [(p.kind, p.where) for p in py.problems]):
             differ.append(path.name)
     assert not differ, f"{len(differ)} files differ, e.g. {differ[:5]}"
+
+
+def test_character_references_in_titles_and_excerpts_are_decoded() -> None:
+    # Real excerpts carry references copied from web pages; readers must see the character.
+    data = ('---\ntitle: "AT&amp;T&#8217;s plan &lt;b&gt;"\npublishedDateTime: 2024-01-01T00:00:00Z\n'
+            'webUrl: https://example.org/a\nexcerpt: "It&#8217;s &#8220;done&#8221; &mdash; Q&A"\n---\n').encode()
+    (article,) = parse_article(data, "a.md").articles
+    assert article.title == "AT&T\u2019s plan <b>"  # plain text: the writers escape it
+    assert article.summary == "It\u2019s \u201cdone\u201d \u2014 Q&A"
