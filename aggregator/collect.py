@@ -124,9 +124,9 @@ def collect_local(files: list[Found], store: Store, executor: Executor, options:
     del cached, changed  # 100,000 paths and stats: not needed while parsing
     batches = [_Batch(tuple(fresh[i:i + BATCH]), options, max_bytes) for i in range(0, len(fresh), BATCH)]
     for batch_result in executor.map(parse_batch, batches):
+        store.save_parsed([(p.found.path, p.found.stat, p.summary, p.result) for p in batch_result if p.cacheable],
+                          fp)
         for parsed in batch_result:
-            if parsed.cacheable:
-                store.save_parsed(parsed.found.path, parsed.found.stat, fp, parsed.summary, parsed.result)
             if progress:
                 progress(1)
             summaries, problems = pickle.loads(parsed.summary)  # noqa: S301 - made by our own worker

@@ -46,6 +46,20 @@ class PoolExecutor:
         self.workers = workers or os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
 
+    def warm(self) -> None:
+        """Start the workers now, in the background: a build that knows it
+        will parse everything overlaps their start-up (~0.3 s) with
+        finding the files."""
+        if self.workers > 1:
+            for _ in range(self.workers):  # one task each: the pool starts a process per waiting task
+                self._start().submit(int)
+
+    def _start(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_die_with_parent,
+                                             mp_context=_context())
+        return self._pool
+
     def map(self, fn: Callable[[T], R], items: Iterable[T], *,
             serial_below: int = MIN_BATCHES_FOR_POOL) -> Iterator[R]:
         """``serial_below``: with fewer items than this, run them here
@@ -54,10 +68,7 @@ class PoolExecutor:
         first = list(itertools.islice(source, serial_below))
         if self.workers <= 1 or len(first) < serial_below:
             return map(fn, itertools.chain(first, source))
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_die_with_parent,
-                                             mp_context=_context())
-        return _windowed(self._pool, fn, itertools.chain(first, source), 2 * self.workers)
+        return _windowed(self._start(), fn, itertools.chain(first, source), 2 * self.workers)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -15,7 +15,7 @@ from typing import Any
 from . import uptodate
 from .articles import ParseOptions
 from .codeid import code_id
-from .collect import CollectStats, collect_local
+from .collect import CollectStats, collect_local, fingerprint
 from .config import Config
 from .discover import discover
 from .executor import Executor, SerialExecutor
@@ -80,6 +80,9 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
     started = time.perf_counter()
     report = Report(dry_run=dry_run)
     ranker = Ranker(config.ranking, config.filters, now, details=bool(config.custom_feeds))
+    warm = getattr(executor, "warm", None)
+    if warm is not None and not dry_run and not store.has_cache(fingerprint(parse_options(config), code_id())):
+        warm()  # everything will be parsed: start the workers while finding the files
     files, problems = discover(config.article_folders(), config.root)
     key = None
     if not dry_run and not config.sources:

@@ -60,6 +60,12 @@ class Store:
         c.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
     # -- parse cache -------------------------------------------------
+    def has_cache(self, fingerprint: str) -> bool:
+        """Whether any article was parsed with this fingerprint (else every
+        file will be parsed: a cold cache, a new version or parse settings)."""
+        row = self.conn.execute("SELECT 1 FROM parsed WHERE fingerprint=? LIMIT 1", (fingerprint,)).fetchone()
+        return row is not None
+
     def cached(self, fingerprint: str) -> dict[str, FileStat]:
         """Path -> stat of every cache row made with this fingerprint."""
         rows = self.conn.execute("SELECT path, size, mtime_ns, inode FROM parsed WHERE fingerprint=?",
@@ -81,10 +87,13 @@ class Store:
                 return article
         return None
 
-    def save_parsed(self, path: str, stat: FileStat, fingerprint: str, summary: bytes, result: bytes) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO parsed VALUES (?, ?, ?, ?, ?, ?)",
-                          (path, *stat, fingerprint, summary))
-        self.conn.execute("INSERT OR REPLACE INTO results VALUES (?, ?)", (path, result))
+    def save_parsed(self, rows: list[tuple[str, FileStat, bytes, bytes]], fingerprint: str) -> None:
+        """Cache ``(path, stat, summary, result)`` rows (a batch at a time:
+        one statement per table, not two per file)."""
+        self.conn.executemany("INSERT OR REPLACE INTO parsed VALUES (?, ?, ?, ?, ?, ?)",
+                              ((path, *stat, fingerprint, summary) for path, stat, summary, _result in rows))
+        self.conn.executemany("INSERT OR REPLACE INTO results VALUES (?, ?)",
+                              ((path, result) for path, _stat, _summary, result in rows))
 
     def forget(self, paths: list[str], *, keep_fingerprint: str) -> None:
         """Drop the cache rows of ``paths`` and every row made with another
