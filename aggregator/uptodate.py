@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import sqlite3
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,7 +46,8 @@ class LastRun:
 
 def inputs_key(config_repr: str, version: str, files: Sequence[Found], problems: Sequence[Problem]) -> str:
     h = hashlib.blake2b(digest_size=16)
-    h.update(f"{version}\0{config_repr}\0".encode("utf-8", "surrogatepass"))
+    # The interpreter too: the parse cache is keyed on it, so must this be.
+    h.update(f"{version}\0{sys.version}\0{config_repr}\0".encode("utf-8", "surrogatepass"))
     h.update("\n".join(f"{f.path}\0{f.stat}" for f in files).encode("utf-8", "surrogatepass"))
     h.update(repr(sorted((p.where, p.reason, p.kind) for p in problems)).encode("utf-8", "surrogatepass"))
     return h.hexdigest()

@@ -280,3 +280,16 @@ def test_any_hub_value_never_breaks_a_writer(hub: str) -> None:
         CHECKS["rss"](out["rss"], "rss")
         CHECKS["atom"](out["atom"], "atom")
         CHECKS["json"](out["json"], "json")
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom", "json"])
+def test_years_before_1000_keep_four_digits(fmt: str) -> None:
+    # Year 1 is .NET's "no date", and real feeds carry it; "1" (strftime's
+    # rendering) reads as 2001 in feedparser.
+    ancient = replace(ITEMS[0], published=datetime(1, 1, 1, tzinfo=UTC), updated=None)
+    data = FORMATS[fmt].render(make_doc(items=(ancient,)))
+    if fmt == "json":
+        assert json.loads(data)["items"][0]["date_published"] == "0001-01-01T00:00:00Z"
+        return
+    entry = feedparser.parse(data).entries[0]
+    assert entry.published_parsed.tm_year == 1

@@ -26,8 +26,10 @@ how it is met here:
 
 from __future__ import annotations
 
+import email.utils
 import html
 import mimetypes
+from datetime import UTC, datetime
 from typing import Any
 
 from feedgen.entry import FeedEntry
@@ -166,14 +168,23 @@ def render_rss(doc: FeedDoc) -> bytes:
     if hub:  # feedgen's RSS writes no atom:link but rel="self": the hub goes right after it
         self_link = next(e for e in channel.findall(f"{{{ATOM_NS}}}link") if e.get("rel") == "self")
         self_link.addnext(etree.Element(f"{{{ATOM_NS}}}link", {"href": hub, "rel": "hub"}))
-    if not doc.items:  # no newest item, no date (never the build time)
-        for name in ("lastBuildDate", "pubDate"):
-            for element in channel.findall(name):
+    for name in ("lastBuildDate", "pubDate"):
+        for element in channel.findall(name):
+            if doc.items:
+                element.text = rfc822(doc.updated)
+            else:  # no newest item, no date (never the build time)
                 channel.remove(element)
     for item, article in zip(channel.findall("item"), doc.items, strict=True):
         _rss_item_fixups(item, article)
     _archive_links(channel, doc, "rss")
     return _hex_references(_serialize(rss))
+
+
+def rfc822(moment: datetime) -> str:
+    """An RFC 822 date as RSS wants it.  feedgen uses strftime, which
+    writes year 1 (the "no date" of .NET, found in real feeds) as "1":
+    readers then see 2001.  The email module pads years to four digits."""
+    return email.utils.format_datetime(moment.astimezone(UTC))
 
 
 def _rss_item_fixups(item: Any, article: Article) -> None:
@@ -182,6 +193,8 @@ def _rss_item_fixups(item: Any, article: Article) -> None:
     # (RSS 2.0), so only items read from a remote feed have one.
     for author in item.findall("author"):
         item.remove(author)
+    for date in item.findall("pubDate"):
+        date.text = rfc822(article.published)
     name = text(article.provider.name) if article.provider else ""
     if name:
         etree.SubElement(item, f"{{{DC_NS}}}creator").text = name
