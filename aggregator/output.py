@@ -1,8 +1,9 @@
 """Writing the output folder: atomic, idempotent, confined.
 
-Every file is written to a temporary file in its own folder, flushed,
-fsynced and renamed over the old one, then the folder is fsynced, so a run
-killed at any instant leaves each file either old or new and complete.  A
+Every file is written to a temporary file in its own folder, made durable
+(one ``syncfs`` for all of a run's files, else ``fsync`` each), renamed over
+the old one, and the folder is fsynced, so a run killed at any instant
+leaves each file either old or new and complete.  A
 file whose bytes are unchanged is not touched (its mtime stays), so a
 rebuild with nothing new rewrites nothing and HTTP validators stay valid.
 """
@@ -27,21 +28,6 @@ def confined(root: Path, relative: str) -> Path:
     if not target.is_relative_to(root.resolve()) or target == root.resolve():
         raise WriteError(f"{relative}: refusing to write outside {root}")
     return target
-
-
-def write_if_changed(root: Path, relative: str, data: bytes, *, sync_dir: bool = True) -> bool:
-    """Atomically write ``data`` to ``root/relative`` unless it already
-    holds exactly these bytes.  Returns True when the file was written."""
-    path = confined(root, relative)
-    try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise WriteError(f"{path}: {exc.strerror or exc}") from None
-    atomic_write(path, data, sync_dir=sync_dir)
-    return True
 
 
 class StagedWrites:

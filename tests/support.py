@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "articles" / "000_d2853f25fdf272fa.txt"
 NOW = "2026-11-26T00:00:00Z"
+OLD = 946_684_800_000_000_000  # 2000-01-01 in ns: outputs are stamped with it before a rebuild
 
 
 def article(title: str, url: str, *, date: str = "2022-07-12T10:24:00Z", topics: tuple[str, ...] = ("AI",),
@@ -55,3 +57,18 @@ class Project:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=self.root)
 
 
+def stamp_old(out: Path) -> dict[str, tuple[int, int]]:
+    """Give every output file an old mtime; return path -> (inode, mtime_ns)."""
+    state = {}
+    for path in sorted(out.rglob("*")):
+        if path.is_file():
+            os.utime(path, ns=(OLD, OLD))
+            state[path.relative_to(out).as_posix()] = (path.stat().st_ino, path.stat().st_mtime_ns)
+    return state
+
+
+def touched(out: Path, before: dict[str, tuple[int, int]]) -> set[str]:
+    """Files created, replaced or modified since ``stamp_old``."""
+    now = {p.relative_to(out).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns)
+           for p in out.rglob("*") if p.is_file()}
+    return {path for path, state in now.items() if before.get(path) != state}

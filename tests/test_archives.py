@@ -13,7 +13,6 @@ feedparser, JSON Feed with strict ``json``.
 from __future__ import annotations
 
 import json
-import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,14 +23,13 @@ from typing import Any
 import feedparser
 from lxml import etree
 from specs import check_output_folder
-from support import Project, article
+from support import Project, article, stamp_old, touched
 
 BASE = "https://example.org/feeds/"
 FH = "{http://purl.org/syndication/history/1.0}"
 ATOM = "{http://www.w3.org/2005/Atom}"
 SUFFIX = {"rss": ".xml", "atom": ".atom", "json": ".json"}
 CONFIG = "feeds: {archives: true, max_items: 3}\nfilters: {min_quality: 20}\n"
-OLD = 946_684_800_000_000_000  # 2000-01-01 in ns: outputs are stamped with it before a rebuild
 
 
 @dataclass(frozen=True)
@@ -155,23 +153,6 @@ def walk(project: Project, fmt: str, topic_slug: str = "ai") -> list[tuple[str, 
         visited.append((relative, ids_of(path)))
         assert len(visited) <= 100
     return visited
-
-
-def stamp_old(out: Path) -> dict[str, tuple[int, int]]:
-    """Give every output file an old mtime; return path -> (inode, mtime_ns)."""
-    state = {}
-    for path in sorted(out.rglob("*")):
-        if path.is_file():
-            os.utime(path, ns=(OLD, OLD))
-            state[path.relative_to(out).as_posix()] = (path.stat().st_ino, path.stat().st_mtime_ns)
-    return state
-
-
-def touched(out: Path, before: dict[str, tuple[int, int]]) -> set[str]:
-    """Files created, replaced or modified since ``stamp_old``."""
-    now = {p.relative_to(out).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns)
-           for p in out.rglob("*") if p.is_file()}
-    return {path for path, state in now.items() if before.get(path) != state}
 
 
 def files_of(*stems: str) -> set[str]:

@@ -24,7 +24,7 @@ from typing import Any
 import feedparser
 import pytest
 from specs import check_output_folder
-from support import NOW, Project, article
+from support import NOW, Project, article, stamp_old, touched
 
 import aggregator
 from aggregator import load_config
@@ -33,7 +33,6 @@ from aggregator.report import Report
 from aggregator.writers import formats
 
 NOW_DT = datetime.fromisoformat(NOW.replace("Z", "+00:00"))
-OLD = 946_684_800_000_000_000  # 2000-01-01 in ns: outputs are stamped with it before a rebuild
 LISTINGS = ("index.json", "index.opml", "index.html")
 CONFIG = ("feeds: {max_items: 3}\n"
           "custom_feeds:\n  - {name: Robots and AI, slug: robo-ai, topics: [robots, ai], topics_match: all}\n")
@@ -85,23 +84,6 @@ def run_api(project: Project) -> Report:
 
 def snapshot(out: Path) -> dict[str, bytes]:
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
-
-
-def stamp_old(out: Path) -> dict[str, tuple[int, int]]:
-    """Give every output file an old mtime; return path -> (inode, mtime_ns)."""
-    state = {}
-    for path in sorted(out.rglob("*")):
-        if path.is_file():
-            os.utime(path, ns=(OLD, OLD))
-            state[path.relative_to(out).as_posix()] = (path.stat().st_ino, path.stat().st_mtime_ns)
-    return state
-
-
-def touched(out: Path, before: dict[str, tuple[int, int]]) -> set[str]:
-    """Files created, replaced or modified since ``stamp_old``."""
-    now = {p.relative_to(out).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns)
-           for p in out.rglob("*") if p.is_file()}
-    return {path for path, state in now.items() if before.get(path) != state}
 
 
 def manifest(project: Project) -> dict[str, Any]:
