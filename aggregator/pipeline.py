@@ -80,13 +80,14 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
     started = time.perf_counter()
     report = Report(dry_run=dry_run)
     ranker = Ranker(config.ranking, config.filters, now, details=bool(config.custom_feeds))
+    options, version = parse_options(config), code_id()
     warm = getattr(executor, "warm", None)
-    if warm is not None and not dry_run and not store.has_cache(fingerprint(parse_options(config), code_id())):
+    if warm is not None and not dry_run and not store.has_cache(fingerprint(options, version)):
         warm()  # everything will be parsed: start the workers while finding the files
     files, problems = discover(config.article_folders(), config.root)
     key = None
     if not dry_run and not config.sources:
-        key = uptodate.inputs_key(repr(config), code_id(), files, problems)
+        key = uptodate.inputs_key(repr(config), version, files, problems)
         replayed = _replay(config, store, key, now)
         if replayed is not None:
             replayed.timings["total"] = time.perf_counter() - started
@@ -96,7 +97,7 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
     count = len(files)
     tick = (lambda n: progress("parse", n, count)) if progress else None
     for _path, summaries, file_problems in collect_local(
-            files, store, executor, parse_options(config), code_id(),
+            files, store, executor, options, version,
             max_bytes=config.parse.max_file_bytes, stats=stats, progress=tick):
         report.problems.extend(file_problems)
         for summary in summaries:
