@@ -150,9 +150,7 @@ class FeedInfo(_Compact):
 
     @property
     def anchor(self) -> str:
-        """The feed's id on the index page.  Custom slugs are chosen freely,
-        so they get a prefix with a dot, which no topic slug contains."""
-        return f"custom.{self.slug}" if self.kind == "custom" else self.slug
+        return feed_anchor(self.kind, self.slug)
 
     @property
     def key(self) -> str:
@@ -203,3 +201,9 @@ def summarize(article: Article, digest: str | None = None) -> Summary:
         digest=digest, topics=article.topics, quality=article.quality,
         heat=article.heat, is_published=article.is_published, removed=article.removed, category=article.category,
         kind=article.kind, provider=provider.name if provider else None, domain=(domain or "").lower() or None)
+
+
+def feed_anchor(kind: str, slug: str) -> str:
+    """A feed's id on the index page.  Custom slugs are chosen freely, so
+    they get a prefix with a dot, which no topic slug contains."""
+    return f"custom.{slug}" if kind == "custom" else slug

@@ -4,7 +4,8 @@ Planning (:func:`plan_feeds`) is pure and needs no article: each planned
 feed carries its picks and a *digest* of everything its files are rendered
 from (the feed's metadata and, per item, the article's digest and merged
 topics).  The build renders a feed only when that digest differs from the
-one stored for its files, loading its articles then (:func:`render_feed`),
+one stored for its files, loading its articles then (:func:`load_job`,
+:func:`render_job`),
 so an unchanged feed costs neither loading nor rendering.
 
 Layout (relative to the output folder): ``<slug>.xml`` (RSS 2.0),
@@ -28,7 +29,7 @@ from typing import Any
 
 from .codeid import code_id
 from .config import Config
-from .model import Article, FeedInfo
+from .model import Article, FeedInfo, feed_anchor
 from .rank import Pick, Ranking
 from .topics import slugify, topic_key
 from .writers.feed import FeedDoc, rfc3339
@@ -67,7 +68,7 @@ def plan_feeds(config: Config, ranking: Ranking) -> list[PlannedFeed]:
              topic: str | None = None, per_day: tuple[int, ...] = (), month: str | None = None,
              prev: str | None = None, current: str | None = None) -> PlannedFeed:
         files = tuple((fmt, stem + f.suffix) for fmt, f in FORMATS.items())
-        anchor = FeedInfo(kind=kind, slug=slug, title="", topic=None, items=0, files=()).anchor
+        anchor = feed_anchor(kind, slug)
         doc = FeedDoc(
             slug=slug, title=title, description=description, home_url=f"{base}index.html#{anchor}",
             language=site.language, author=site.author or site.title, items=(),
@@ -150,11 +151,6 @@ def load_job(feed: PlannedFeed, load: Loader, formats: Sequence[str] | None = No
     return RenderJob(doc, tuple((fmt, path) for fmt, path in feed.info.files if formats is None or fmt in formats))
 
 
-def render_feed(feed: PlannedFeed, load: Loader, formats: Sequence[str] | None = None) -> dict[str, bytes]:
-    """Path -> bytes of the feed's files (of ``formats``, default all)."""
-    return dict(render_job(load_job(feed, load, formats)))
-
-
 def with_newest(info: FeedInfo, feed: PlannedFeed, load: Loader) -> FeedInfo:
     return dataclasses.replace(info, newest=load_items(feed, load, NEWEST))
 
@@ -171,18 +167,6 @@ def render_listings(config: Config, infos: list[FeedInfo],
         "index.html": render_index(site.title, site.description, site.base_url, site.language, live),
         MANIFEST: render_manifest(config, infos, kept or []),
     }
-
-
-def render_site(config: Config, feeds: list[PlannedFeed], load: Loader,
-                kept: list[dict[str, Any]] | None = None) -> dict[str, bytes]:
-    """Every output file at once (tests and small sites; the build renders
-    feed by feed)."""
-    out: dict[str, bytes] = {}
-    for feed in feeds:
-        out.update(render_feed(feed, load))
-    infos = [with_newest(f.info, f, load) if f.info.kind != "archive" else f.info for f in feeds]
-    out.update(render_listings(config, infos, kept))
-    return out
 
 
 def manifest_entry(info: FeedInfo) -> dict[str, Any]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "articles" / "000_d2853f25fdf272fa.txt"
@@ -72,3 +74,15 @@ def touched(out: Path, before: dict[str, tuple[int, int]]) -> set[str]:
     now = {p.relative_to(out).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns)
            for p in out.rglob("*") if p.is_file()}
     return {path for path, state in now.items() if before.get(path) != state}
+
+
+def build_with_report(project: Project) -> dict[str, Any]:
+    """A CLI build with ``--report`` that must exit 0; checks the output
+    folder with the spec checkers and returns the report."""
+    from specs import check_output_folder
+
+    report_path = project.root / "report.json"
+    result = project.run("-q", "--report", str(report_path))
+    assert result.returncode == 0, result.stderr
+    check_output_folder(project.out)
+    return dict(json.loads(report_path.read_text("utf-8")))

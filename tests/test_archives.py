@@ -23,7 +23,7 @@ from typing import Any
 import feedparser
 from lxml import etree
 from specs import check_output_folder
-from support import Project, article, stamp_old, touched
+from support import Project, article, build_with_report, stamp_old, touched
 
 BASE = "https://example.org/feeds/"
 FH = "{http://purl.org/syndication/history/1.0}"
@@ -100,13 +100,6 @@ def setup_site(project: Project, items: list[Item] = CORPUS, config: str = CONFI
     project.write_config(config)
 
 
-def run(project: Project) -> dict[str, Any]:
-    """A CLI build with --report; returns the report (and checks the output folder)."""
-    report_path = project.root / "report.json"
-    result = project.run("-q", "--report", str(report_path))
-    assert result.returncode == 0, result.stderr
-    check_output_folder(project.out)
-    return dict(json.loads(report_path.read_text("utf-8")))
 
 
 def manifest(project: Project) -> dict[str, Any]:
@@ -164,7 +157,7 @@ def files_of(*stems: str) -> set[str]:
 
 def test_each_month_holds_exactly_its_eligible_articles_oldest_first(project: Project) -> None:
     setup_site(project)
-    run(project)
+    build_with_report(project)
     expected = by_month(eligible(CORPUS))
     assert list(expected) == AI_MONTHS
     assert len(expected["2024-01"]) == 7  # more than feeds.max_items
@@ -186,7 +179,7 @@ def test_each_month_holds_exactly_its_eligible_articles_oldest_first(project: Pr
 
 def test_manifest_lists_archives_and_listings_do_not(project: Project) -> None:
     setup_site(project)
-    run(project)
+    build_with_report(project)
     archives = [f for f in manifest(project)["feeds"] if f["kind"] == "archive"]
     ai = [f for f in archives if f["slug"] == "ai"]
     assert [f["month"] for f in ai] == AI_MONTHS
@@ -235,7 +228,7 @@ class _Links(HTMLParser):
 
 def test_rss_and_atom_archive_links(project: Project) -> None:
     setup_site(project)
-    run(project)
+    build_with_report(project)
     for fmt in ("rss", "atom"):
         suffix = SUFFIX[fmt]
         live = links_of(project.out / f"ai{suffix}")
@@ -264,7 +257,7 @@ def test_rss_and_atom_archive_links(project: Project) -> None:
 
 def test_json_feed_chain_through_next_url(project: Project) -> None:
     setup_site(project)
-    run(project)
+    build_with_report(project)
     live = json.loads((project.out / "ai.json").read_bytes())
     assert live["next_url"] == f"{BASE}archive/ai/2025-01.json"
     assert "expired" not in live
@@ -277,7 +270,7 @@ def test_json_feed_chain_through_next_url(project: Project) -> None:
 
 def test_walking_back_from_the_live_feed_collects_every_article_once(project: Project) -> None:
     setup_site(project)
-    run(project)
+    build_with_report(project)
     every = {i.url for i in eligible(CORPUS)}
     for fmt in SUFFIX:
         visited = walk(project, fmt)
@@ -290,7 +283,7 @@ def test_walking_back_from_the_live_feed_collects_every_article_once(project: Pr
 
 def test_archives_are_off_by_default(project: Project) -> None:
     setup_site(project, config="feeds: {max_items: 3}\n")
-    run(project)
+    build_with_report(project)
     assert not (project.out / "archive").exists()
     assert not [f for f in manifest(project)["feeds"] if f["kind"] == "archive"]
     for suffix in SUFFIX.values():
@@ -299,9 +292,9 @@ def test_archives_are_off_by_default(project: Project) -> None:
 
 def test_turning_archives_off_removes_them(project: Project) -> None:
     setup_site(project)
-    run(project)
+    build_with_report(project)
     project.write_config("feeds: {max_items: 3}\n")
-    report = run(project)
+    report = build_with_report(project)
     assert sorted(report["outputs"]["removed"]) == sorted(
         f"archive/{slug}/{m}{s}" for slug, months in (("ai", AI_MONTHS), ("biology", ["2024-01", "2024-03"]),
                                                       ("robots", ["2025-01"]))
@@ -328,13 +321,13 @@ def listings(project: Project) -> dict[str, bytes]:
 
 def test_changing_an_old_article_rewrites_only_its_month(project: Project) -> None:
     setup_site(project)
-    run(project)
+    build_with_report(project)
     target = next(i for i in CORPUS if i.name == "feb-14")
     assert feeds_containing(project, target.url) == files_of("archive/ai/2024-02")  # not in a live feed
     old_listings = listings(project)
     before = stamp_old(project.out)
     project.add(f"{target.name}.md", target.text("A new title for February"))
-    report = run(project)
+    report = build_with_report(project)
     changed = {name for name, data in listings(project).items() if old_listings[name] != data}
     assert changed == set()  # nothing listed shows this article
     assert set(report["outputs"]["written"]) == files_of("archive/ai/2024-02")
@@ -345,14 +338,14 @@ def test_changing_an_old_article_rewrites_only_its_month(project: Project) -> No
 
 def test_changing_a_recent_article_rewrites_its_month_and_live_feeds(project: Project) -> None:
     setup_site(project)
-    run(project)
+    build_with_report(project)
     target = next(i for i in CORPUS if i.name == "jan25")
     containing = feeds_containing(project, target.url)
     assert containing == files_of("archive/ai/2025-01", "archive/robots/2025-01", "ai", "robots", "all")
     old_listings = listings(project)
     before = stamp_old(project.out)
     project.add(f"{target.name}.md", target.text("Retitled"))
-    report = run(project)
+    report = build_with_report(project)
     changed = {name for name, data in listings(project).items() if old_listings[name] != data}
     assert "index.html" in changed  # it shows the newest titles
     assert set(report["outputs"]["written"]) == containing | changed
@@ -361,11 +354,11 @@ def test_changing_a_recent_article_rewrites_its_month_and_live_feeds(project: Pr
 
 def test_a_new_newest_month_moves_the_live_feeds_prev_archive(project: Project) -> None:
     setup_site(project)
-    run(project)
+    build_with_report(project)
     before = stamp_old(project.out)
     new = Item("feb25", "2025-02-01T00:00:00Z")
     project.add(f"{new.name}.md", new.text())
-    report = run(project)
+    report = build_with_report(project)
     written = set(report["outputs"]["written"])
     assert files_of("archive/ai/2025-02", "ai", "all") <= written
     assert written - files_of("archive/ai/2025-02", "ai", "all") <= {"index.json", "index.html", "index.opml"}
@@ -383,11 +376,11 @@ def test_a_new_newest_month_moves_the_live_feeds_prev_archive(project: Project) 
 
 def test_emptying_a_month_removes_it_and_relinks_the_chain(project: Project) -> None:
     setup_site(project)
-    run(project)
+    build_with_report(project)
     before = stamp_old(project.out)
     for name in ("feb-first", "feb-14", "feb-removed"):
         (project.articles / f"{name}.md").unlink()
-    report = run(project)
+    report = build_with_report(project)
     gone = files_of("archive/ai/2024-02")
     assert set(report["outputs"]["removed"]) == gone
     assert not any((project.out / p).exists() for p in gone)
@@ -404,10 +397,10 @@ def test_emptying_a_month_removes_it_and_relinks_the_chain(project: Project) -> 
 
 def test_emptying_the_newest_month_relinks_the_live_feed(project: Project) -> None:
     setup_site(project)
-    run(project)
+    build_with_report(project)
     for name in ("newyear", "jan25"):
         (project.articles / f"{name}.md").unlink()
-    report = run(project)
+    report = build_with_report(project)
     assert files_of("archive/ai/2025-01", "archive/robots/2025-01") <= set(report["outputs"]["removed"])
     for fmt, suffix in SUFFIX.items():
         assert links_of(project.out / f"ai{suffix}")["prev-archive"] == f"{BASE}archive/ai/2024-12{suffix}"
@@ -417,11 +410,11 @@ def test_emptying_the_newest_month_relinks_the_live_feed(project: Project) -> No
 
 def test_filling_a_gap_month_rewrites_only_the_month_after_it(project: Project) -> None:
     setup_site(project)
-    run(project)
+    build_with_report(project)
     before = stamp_old(project.out)
     march = Item("mar-ai", "2024-03-15T12:00:00Z")
     project.add(f"{march.name}.md", march.text())
-    report = run(project)
+    report = build_with_report(project)
     # The new month, April (its prev-archive moves to March) and the manifest; no live feed shows March.
     expected = files_of("archive/ai/2024-03", "archive/ai/2024-04") | {"index.json"}
     assert set(report["outputs"]["written"]) == expected
@@ -439,7 +432,7 @@ def test_a_duplicate_url_is_archived_once_in_the_winning_copys_month(project: Pr
                                       topics=("AI",), quality=70))
     project.add("dup-mar.md", article("Dup", "https://example.com/dup?utm_source=x", date="2024-03-10T00:00:00Z",
                                       topics=("Robots",), quality=40))
-    run(project)
+    build_with_report(project)
     assert [f["month"] for f in manifest(project)["feeds"] if f["kind"] == "archive" and f["slug"] == "ai"] == \
         ["2024-01", "2024-02", "2024-04"]
     assert ids_of(project.out / "archive/ai/2024-02.json") == ["https://example.com/dup"]
@@ -481,11 +474,11 @@ def test_a_year_before_1000_is_written_as_an_rfc3339_date(project: Project) -> N
 
 def test_moving_an_article_to_another_month_rewrites_both_months(project: Project) -> None:
     setup_site(project)
-    run(project)
+    build_with_report(project)
     before = stamp_old(project.out)
     moved = Item("jan-05", "2024-04-10T12:00:00Z")  # from January to April
     project.add(f"{moved.name}.md", moved.text())
-    report = run(project)
+    report = build_with_report(project)
     expected = files_of("archive/ai/2024-01", "archive/ai/2024-04") | {"index.json"}  # item counts change
     assert set(report["outputs"]["written"]) == expected
     assert touched(project.out, before) == expected

@@ -24,7 +24,7 @@ from typing import Any
 import feedparser
 import pytest
 from specs import check_output_folder
-from support import NOW, Project, article, stamp_old, touched
+from support import NOW, Project, article, build_with_report, stamp_old, touched
 
 import aggregator
 from aggregator import load_config
@@ -67,12 +67,6 @@ def setup_site(project: Project, config: str = CONFIG) -> None:
     project.write_config(config)
 
 
-def run_cli(project: Project) -> dict[str, Any]:
-    report_path = project.root / "report.json"
-    result = project.run("-q", "--report", str(report_path))
-    assert result.returncode == 0, result.stderr
-    check_output_folder(project.out)
-    return dict(json.loads(report_path.read_text("utf-8")))
 
 
 def run_api(project: Project) -> Report:
@@ -106,11 +100,11 @@ def feeds_containing(project: Project, article_url: str) -> dict[str, set[str]]:
 
 def test_second_build_writes_nothing_and_reports_timings(project: Project) -> None:
     setup_site(project)
-    first = run_cli(project)
+    first = build_with_report(project)
     assert set(first["outputs"]["written"]) == feed_files(project) | set(LISTINGS)
     files = snapshot(project.out)
     before = stamp_old(project.out)
-    second = run_cli(project)
+    second = build_with_report(project)
     assert second["outputs"]["written"] == []
     assert second["outputs"]["removed"] == []
     assert second["outputs"]["unchanged"] == len(files)
