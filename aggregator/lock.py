@@ -1,18 +1,20 @@
 """One run at a time: a kernel file lock beside the state file.
 
-``flock`` locks vanish with the process that held them, so a crashed or
-killed run never leaves a stale lock behind -- provided no other process
-shares the lock's open file: a process forked while the lock is held (a
-parse worker) inherits the descriptor, and if the run is killed with
-SIGKILL, an orphaned worker would keep every later run locked out.  So
-forked children close the descriptor at once.
+A POSIX record lock (``lockf``), not ``flock``: record locks belong to the
+process, so a child never holds one -- not a parse worker, not a helper
+between its ``fork`` and ``exec``.  (An ``flock`` belongs to the open
+file, which every child shares until it closes or execs it; a run killed
+with SIGKILL at the wrong moment then left the next run locked out.)  The
+kernel drops the lock when the process ends, so a crashed or killed run
+never leaves a stale one.  Record locks do not exclude two runs of the
+same process, so an in-process registry does.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,17 +22,8 @@ from pathlib import Path
 
 from .errors import LockedError
 
-_HELD: set[int] = set()  # lock descriptors of this process
-
-
-def _close_in_child() -> None:
-    for fd in _HELD:
-        with contextlib.suppress(OSError):
-            os.close(fd)  # drops only the child's reference; the parent keeps the lock
-    _HELD.clear()
-
-
-os.register_at_fork(after_in_child=_close_in_child)
+_HELD: set[Path] = set()  # lock files this process holds
+_GUARD = threading.Lock()
 
 
 @contextmanager
@@ -39,19 +32,30 @@ def run_lock(state_path: Path, wait: float = 0.0) -> Iterator[None]:
     if another run holds it for longer than ``wait`` seconds."""
     lock_path = state_path.with_name(state_path.name + ".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
+    key = lock_path.resolve()
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    _HELD.add(fd)
     try:
         deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LockedError(f"{lock_path}: another run is in progress") from None
-                time.sleep(0.1)
-        yield
+        while not _acquire(fd, key):
+            if time.monotonic() >= deadline:
+                raise LockedError(f"{lock_path}: another run is in progress")
+            time.sleep(0.1)
+        try:
+            yield
+        finally:
+            with _GUARD:
+                _HELD.discard(key)
     finally:
-        _HELD.discard(fd)
         os.close(fd)  # closing releases the lock
+
+
+def _acquire(fd: int, key: Path) -> bool:
+    with _GUARD:
+        if key in _HELD:
+            return False  # a run of this very process holds it
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # EACCES or EAGAIN: another process holds it
+            return False
+        _HELD.add(key)
+        return True

@@ -4,6 +4,7 @@ complete; one run at a time; removal only after a clean run; idempotence."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from aggregator.errors import LockedError
 from aggregator.lock import run_lock
 
 NOW = "2024-06-01T00:00:00Z"
@@ -214,3 +216,32 @@ def test_rebuild_rewrites_nothing(tmp_path: Path, second_now: str) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads((site / "report.json").read_text("utf-8"))["outputs"]["written"] == []
     assert _mtimes(site / "out") == before
+
+
+def test_the_lock_is_not_inherited_and_excludes_the_same_process(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    with run_lock(state):
+        # A child forked while the lock is held, still running when the parent
+        # lets go, must not keep the next run locked out.  libc's fork, not
+        # os.fork: no Python at-fork handler runs, as in a child started by
+        # subprocess or multiprocessing between its fork and its exec.
+        pid = ctypes.CDLL(None, use_errno=True).fork()
+        assert pid >= 0
+        if pid == 0:  # pragma: no cover - the child
+            time.sleep(3)
+            os._exit(0)
+        with pytest.raises(LockedError), run_lock(state):  # a second run in this process waits its turn
+            pass
+    try:
+        with run_lock(state):  # the child is still alive, and holds nothing
+            assert os.waitpid(pid, os.WNOHANG) == (0, 0)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    # Another process sees it held.
+    code = ("import sys; from pathlib import Path; from aggregator.lock import run_lock\n"
+            "from aggregator.errors import LockedError\n"
+            "try:\n    with run_lock(Path(sys.argv[1])): print('free')\nexcept LockedError: print('held')")
+    with run_lock(state):
+        out = subprocess.run([sys.executable, "-c", code, str(state)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "held"
