@@ -20,7 +20,8 @@ from typing import NamedTuple
 from .articles import ParseOptions, parse_article
 from .discover import Found
 from .executor import Executor
-from .model import ParseResult, Problem, Summary, summarize
+from .model import ParseResult, Problem, summarize
+from .rankstore import RankIndex
 from .store import Store
 
 BATCH = 256
@@ -42,14 +43,13 @@ class _Batch:
 
 
 class Parsed(NamedTuple):
-    """One file's parse, pickled in the worker, so the build process
-    stores both blobs as they are and unpickles only the small one:
-    ``summary`` holds ``(summaries, problems)``, ``result`` the whole
-    :class:`ParseResult`."""
+    """One file's parse, pickled in the worker, so the build process stores
+    the blobs as they are and unpickles only the problems, if any."""
 
     found: Found
-    summary: bytes
-    result: bytes
+    articles: tuple[tuple[str, float, bytes], ...]  # per article: id, published, pickled Summary
+    problems: bytes | None  # pickled tuple of Problems; None when there are none
+    result: bytes  # the pickled ParseResult
     cacheable: bool  # I/O failures are not cached: the next run must try again
 
 
@@ -61,9 +61,10 @@ def parse_batch(batch: _Batch) -> list[Parsed]:
         blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
         # One file holds one article: the blob's hash is that article's digest.
         digest = hashlib.blake2b(blob, digest_size=12).hexdigest() if len(result.articles) == 1 else None
-        summaries = tuple(summarize(a, digest) for a in result.articles)
-        summary = pickle.dumps((summaries, result.problems), protocol=pickle.HIGHEST_PROTOCOL)
-        out.append(Parsed(found, summary, blob, not any(p.kind == "failed" for p in result.problems)))
+        articles = tuple((a.id, s.published, pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL))
+                         for a in result.articles for s in (summarize(a, digest),))
+        problems = pickle.dumps(result.problems, protocol=pickle.HIGHEST_PROTOCOL) if result.problems else None
+        out.append(Parsed(found, articles, problems, blob, not any(p.kind == "failed" for p in result.problems)))
     return out
 
 
@@ -100,17 +101,21 @@ class CollectStats:
     parsed: int = 0  # read and parsed this run (the rest came from the cache)
 
 
-def collect_local(files: list[Found], store: Store, executor: Executor, options: ParseOptions, version: str,
-                  *, max_bytes: int = MAX_FILE_BYTES, stats: CollectStats | None = None,
-                  progress: Callable[[int], None] | None = None
-                  ) -> Iterator[tuple[str, tuple[Summary, ...], tuple[Problem, ...]]]:
-    """Yield ``(path, summaries, problems)`` for every file: from the cache
-    when unchanged, parsed otherwise (and then cached).  Full articles stay
-    in the store; load them with :meth:`Store.load_article`."""
+def collect_local(files: list[Found], store: Store, index: RankIndex, executor: Executor, options: ParseOptions,
+                  version: str, *, max_bytes: int = MAX_FILE_BYTES, stats: CollectStats | None = None,
+                  progress: Callable[[int], None] | None = None) -> Iterator[tuple[str, tuple[Problem, ...]]]:
+    """Bring the parse cache and the ranking's copies (``index``) up to date
+    with ``files``: unchanged files are not read; the others are parsed on
+    ``executor`` and cached.  Yields ``(path, problems)`` of every file
+    with problems.  Full articles stay in the store
+    (:meth:`Store.load_article`)."""
     stats = stats if stats is not None else CollectStats()
     stats.files = len(files)
     fp = fingerprint(options, version)
-    cached = store.cached(fp)
+    cold = not store.has_cache(fp)
+    if cold:
+        index.reset_local()  # every file is parsed again: no copy to compare with
+    cached = {} if cold else store.cached(fp)
     fresh: list[Found] = []
     unchanged: set[str] = set()
     for found in files:
@@ -119,29 +124,33 @@ def collect_local(files: list[Found], store: Store, executor: Executor, options:
         else:
             fresh.append(found)
     stats.parsed = len(fresh)
-    changed = {f.path for f in fresh if f.path in cached}
-    gone = [p for p in cached if p not in unchanged and p not in changed]
-    del cached, changed  # 100,000 paths and stats: not needed while parsing
+    gone = [p for p in cached if p not in unchanged]
+    if gone:  # changed files are not gone
+        fresh_paths = {f.path for f in fresh}
+        gone = [p for p in gone if p not in fresh_paths]
+    del cached  # 100,000 paths and stats: not needed while parsing
     batches = [_Batch(tuple(fresh[i:i + BATCH]), options, max_bytes) for i in range(0, len(fresh), BATCH)]
+    failed: list[str] = []
     for batch_result in executor.map(parse_batch, batches):
-        store.save_parsed([(p.found.path, p.found.stat, p.summary, p.result) for p in batch_result if p.cacheable],
+        store.save_parsed([(p.found.path, p.found.stat, p.problems, p.result) for p in batch_result if p.cacheable],
                           fp)
         for parsed in batch_result:
+            path = parsed.found.path
+            if not parsed.cacheable:
+                failed.append(path)  # parsed again next run, whatever its stat
+            if cold:
+                index.add_copies(path, parsed.articles)
+            else:
+                index.set_copies(path, parsed.articles)
             if progress:
                 progress(1)
-            summaries, problems = pickle.loads(parsed.summary)  # noqa: S301 - made by our own worker
-            yield parsed.found.path, summaries, problems
-    seen = 0
-    for path, blob in store.summaries(fp):
+            if parsed.problems is not None:
+                yield path, pickle.loads(parsed.problems)  # noqa: S301 - made by our own worker
+    if progress and unchanged:
+        progress(len(unchanged))
+    for path, blob in store.problems(fp):
         if path in unchanged:
-            summaries, problems = pickle.loads(blob)  # noqa: S301 - our own state file, never input
-            seen += 1
-            if progress:
-                progress(1)
-            yield path, summaries, problems
-    if seen < len(unchanged):
-        # A row missing now would mean the store lost it mid-run.  Never
-        # silently drop an article.
-        raise RuntimeError("parse cache out of step with the article files")
+            yield path, pickle.loads(blob)  # noqa: S301 - our own state file, never input
     # Rows of vanished files, and of other program versions or settings.
-    store.forget(gone, keep_fingerprint=fp)
+    index.drop_origins(gone)
+    store.forget(gone + failed, keep_fingerprint=fp)

@@ -20,7 +20,7 @@ from .config import Config
 from .discover import discover
 from .executor import Executor, SerialExecutor
 from .lock import run_lock
-from .model import Article
+from .model import Article, summarize
 from .output import StagedWrites, fsync_dirs, remove_file, remove_stale_temps
 from .publish import (
     Loader,
@@ -33,7 +33,7 @@ from .publish import (
     render_listings,
     with_newest,
 )
-from .rank import Ranker
+from .rankstore import RankIndex, Rules
 from .report import Report
 from .store import Store
 
@@ -79,8 +79,8 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
          resolver: Any, dry_run: bool, progress: Progress | None) -> Report:
     started = time.perf_counter()
     report = Report(dry_run=dry_run)
-    ranker = Ranker(config.ranking, config.filters, now, details=bool(config.custom_feeds))
     options, version = parse_options(config), code_id()
+    index = RankIndex(store.conn, Rules(config.ranking, config.filters, now, config.custom_feeds), version)
     warm = getattr(executor, "warm", None)
     if warm is not None and not dry_run and not store.has_cache(fingerprint(options, version)):
         warm()  # everything will be parsed: start the workers while finding the files
@@ -96,25 +96,22 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
     stats = CollectStats()
     count = len(files)
     tick = (lambda n: progress("parse", n, count)) if progress else None
-    for _path, summaries, file_problems in collect_local(
-            files, store, executor, options, version,
+    for _path, file_problems in collect_local(
+            files, store, index, executor, options, version,
             max_bytes=config.parse.max_file_bytes, stats=stats, progress=tick):
         report.problems.extend(file_problems)
-        for summary in summaries:
-            report.articles += 1
-            problem = ranker.add(summary)
-            if problem:
-                report.problems.append(problem)
-    del files  # the ranker has what it needs; keep memory flat for rendering
+    del files  # the store has what ranking needs; keep memory flat for rendering
     report.files, report.parsed = stats.files, stats.parsed
+    report.articles = index.local_count()
     report.timings["collect"] = time.perf_counter() - started
-    remote = _collect_remote(config, store, now, offline, transport, resolver, ranker, report)
+    remote = _collect_remote(config, store, now, offline, transport, resolver, index, report)
     report.timings["fetch"] = time.perf_counter() - started - report.timings["collect"]
     mark = time.perf_counter()
-    ranking = ranker.result(config.feeds.max_items, config.custom_feeds, archives=config.feeds.archives)
-    report.eligible, report.filtered = ranking.eligible, ranker.filtered
-    due = ranker.next_due
-    del ranker  # its per-URL summaries live on in the ranking's picks only
+    index.update()
+    future, due = index.future()
+    report.problems.extend(future)
+    ranking = index.result(config.feeds.max_items, archives=config.feeds.archives)
+    report.eligible, report.filtered = ranking.eligible, index.filtered()
     report.problems.sort(key=lambda p: (p.where, p.line or 0, p.kind, p.reason))
 
     def load(origin: str, article_id: str) -> Article | None:
@@ -154,13 +151,14 @@ def _replay(config: Config, store: Store, key: str, now: datetime) -> Report | N
 
 
 def _collect_remote(config: Config, store: Store, now: datetime, offline: bool, transport: Any, resolver: Any,
-                    ranker: Ranker, report: Report) -> dict[tuple[str, str], Article]:
+                    index: RankIndex, report: Report) -> dict[tuple[str, str], Article]:
     from .remote import collect_sources, prune_sources
     from .remote.state import ensure_schema
 
     ensure_schema(store.conn)
     prune_sources(store.conn, [source.url for source in config.sources])
     if not config.sources:
+        index.set_remote(())
         return {}
     result = collect_sources(config.sources, config.fetch, store.conn, now, offline=offline,
                              transport=transport, resolver=resolver)
@@ -170,9 +168,7 @@ def _collect_remote(config: Config, store: Store, now: datetime, offline: bool, 
     for article in result.articles:
         report.articles += 1
         found[(article.origin, article.id)] = article
-        problem = ranker.add(article)
-        if problem:
-            report.problems.append(problem)
+    index.set_remote([summarize(article) for article in result.articles])
     return found
 
 

@@ -40,7 +40,7 @@ RankKey = tuple[float, float, str]
 class _Best:
     """What the ranker remembers about one URL: the winning copy's summary."""
 
-    choice: tuple[float, float, str, str] | None  # smaller wins (see _choice); None until a duplicate needs it
+    choice: tuple[float, float, str, str] | None  # smaller wins (see copy_choice); None until a duplicate needs it
     item: Summary | None
     rank: RankKey  # smaller ranks first
     quality: float
@@ -48,7 +48,7 @@ class _Best:
     removed: bool = False
 
 
-def _choice(item: Summary, quality: float) -> tuple[float, float, str, str]:
+def copy_choice(item: Summary, quality: float) -> tuple[float, float, str, str]:
     """Which copy of a URL wins: the best quality, then the newest, then the
     first origin and title (so the choice never depends on input order)."""
     return (-quality, -item.published, item.origin, item.title)
@@ -93,10 +93,10 @@ class Ranking:
 def rank_key(item: Article | Summary, ranking: RankingSettings) -> RankKey:
     """The sort key of an article: smaller sorts first (see module doc)."""
     summary = item if isinstance(item, Summary) else summarize(item)
-    return _rank_key(summary, effective_quality(summary, ranking), ranking)
+    return rank_key_with(summary, effective_quality(summary, ranking), ranking)
 
 
-def _rank_key(item: Summary, quality: float, ranking: RankingSettings) -> RankKey:
+def rank_key_with(item: Summary, quality: float, ranking: RankingSettings) -> RankKey:
     seconds = item.published
     if ranking.mode == "latest":
         return (-seconds, -seconds, item.id)
@@ -158,12 +158,12 @@ class Ranker:
         best = self.best.get(item.id)
         if best is None:
             # The common case (a URL seen once): no tie-break tuple needed.
-            self.best[item.id] = _Best(None, item, _rank_key(item, quality, self.ranking), quality, tuple(keys))
+            self.best[item.id] = _Best(None, item, rank_key_with(item, quality, self.ranking), quality, tuple(keys))
             return None
-        choice = _choice(item, quality)
-        if best.item is None or choice < (best.choice or _choice(best.item, best.quality)):
+        choice = copy_choice(item, quality)
+        if best.item is None or choice < (best.choice or copy_choice(best.item, best.quality)):
             best.choice, best.item, best.quality = choice, item, quality
-            best.rank = _rank_key(item, quality, self.ranking)
+            best.rank = rank_key_with(item, quality, self.ranking)
         best.topics += tuple(k for k in keys if k not in best.topics)
         return None
 
@@ -197,7 +197,7 @@ class Ranker:
             entry = (best.rank, article_id)
             overall.append(entry)
             day = int(item.published // DAY)
-            month = _month(item.published) if archives else ""
+            month = month_of(item.published) if archives else ""
             for key in best.topics:
                 members = per_topic.get(key)
                 if members is None:
@@ -223,7 +223,7 @@ class Ranker:
             topics={key: display_name(spellings[key]) for key in feeds},
             feeds=feeds,
             all=self._picks(heapq.nsmallest(max_items, overall)),
-            per_day={key: _window(counter) for key, counter in days.items()},
+            per_day={key: day_window(counter) for key, counter in days.items()},
             eligible=len(overall),
             custom=tuple(custom_picks),
             archives={key: {m: self._picks_of([i for _t, i in sorted(entries)])
@@ -243,12 +243,12 @@ class Ranker:
         return tuple(Pick(self._item(i), self.best[i].topics) for i in ids)
 
 
-def _month(seconds: float) -> str:
+def month_of(seconds: float) -> str:
     """"YYYY-MM" in UTC, zero-padded (strftime does not pad years < 1000)."""
     t = time.gmtime(seconds)
     return f"{t.tm_year:04d}-{t.tm_mon:02d}"
 
 
-def _window(counter: Counter[int]) -> tuple[int, ...]:
+def day_window(counter: Counter[int]) -> tuple[int, ...]:
     newest = max(counter)
     return tuple(counter.get(newest - n, 0) for n in range(PER_DAY_WINDOW - 1, -1, -1))

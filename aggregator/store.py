@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from .model import Article, ParseResult
+from .rankstore import TABLES as RANK_TABLES
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 FileStat = tuple[int, int, int]  # size, mtime_ns, inode
 
 
@@ -46,14 +47,15 @@ class Store:
         c.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         row = c.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is not None and int(row[0]) != SCHEMA_VERSION:
-            for table in ("parsed", "results", "published", "outputs"):
+            for table in ("parsed", "results", "published", "outputs", *RANK_TABLES):
                 c.execute(f"DROP TABLE IF EXISTS {table}")
-        # ``summary`` is small (what ranking needs) and scanned every run;
-        # the whole ParseResult lives in a table of its own, read by path only
-        # for the articles of feeds being rendered, so scans stay small.
+        # ``problems`` (NULL when none) is what a run reports of an unchanged
+        # file; its articles' summaries live in the ranking's ``copies``
+        # (aggregator.rankstore); the whole ParseResult in a table of its
+        # own, read by path only for the articles of feeds being rendered.
         c.execute("""CREATE TABLE IF NOT EXISTS parsed (
             path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER,
-            fingerprint TEXT, summary BLOB)""")
+            fingerprint TEXT, problems BLOB)""")
         c.execute("CREATE TABLE IF NOT EXISTS results (path TEXT PRIMARY KEY, result BLOB)")
         c.execute("CREATE TABLE IF NOT EXISTS published (key TEXT PRIMARY KEY, entry TEXT NOT NULL)")
         c.execute("CREATE TABLE IF NOT EXISTS outputs (path TEXT PRIMARY KEY, digest TEXT NOT NULL)")
@@ -72,9 +74,11 @@ class Store:
                                  (fingerprint,))
         return {path: (size, mtime, inode) for path, size, mtime, inode in rows}
 
-    def summaries(self, fingerprint: str) -> Iterator[tuple[str, bytes]]:
-        """(path, summary blob) of every cache row made with this fingerprint."""
-        yield from self.conn.execute("SELECT path, summary FROM parsed WHERE fingerprint=?", (fingerprint,))
+    def problems(self, fingerprint: str) -> Iterator[tuple[str, bytes]]:
+        """(path, pickled problems) of every cache row made with this
+        fingerprint whose file had problems."""
+        yield from self.conn.execute("SELECT path, problems FROM parsed WHERE fingerprint=? AND problems IS NOT NULL",
+                                     (fingerprint,))
 
     def load_result(self, path: str) -> ParseResult | None:
         row = self.conn.execute("SELECT result FROM results WHERE path=?", (path,)).fetchone()
@@ -87,11 +91,11 @@ class Store:
                 return article
         return None
 
-    def save_parsed(self, rows: list[tuple[str, FileStat, bytes, bytes]], fingerprint: str) -> None:
-        """Cache ``(path, stat, summary, result)`` rows (a batch at a time:
+    def save_parsed(self, rows: list[tuple[str, FileStat, bytes | None, bytes]], fingerprint: str) -> None:
+        """Cache ``(path, stat, problems, result)`` rows (a batch at a time:
         one statement per table, not two per file)."""
         self.conn.executemany("INSERT OR REPLACE INTO parsed VALUES (?, ?, ?, ?, ?, ?)",
-                              ((path, *stat, fingerprint, summary) for path, stat, summary, _result in rows))
+                              ((path, *stat, fingerprint, problems) for path, stat, problems, _result in rows))
         self.conn.executemany("INSERT OR REPLACE INTO results VALUES (?, ?)",
                               ((path, result) for path, _stat, _summary, result in rows))
 

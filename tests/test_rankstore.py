@@ -1,0 +1,190 @@
+"""The ranking kept in the state store equals the in-memory reference ranker,
+built at once or reached through any sequence of changes (files replaced,
+added, removed, remote items, the clock moving either way, new settings)."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aggregator.config import FilterSettings, RankingSettings
+from aggregator.custom import CustomFeed
+from aggregator.model import Summary
+from aggregator.rank import Ranker, Ranking
+from aggregator.rankstore import RankIndex, Rules, copy_of
+
+NOW = datetime(2026, 11, 26, tzinfo=UTC)
+DAY = 86400.0
+CUSTOM = (
+    CustomFeed(name="AI picks", topics=("ai",), max_per_provider=1, max_items=3),
+    CustomFeed(name="Good", min_quality=60.0, keywords=("model",)),
+    CustomFeed(name="Example", domains=("example.org",), types=("video",)),
+)
+
+summaries = st.builds(
+    lambda n, origin, days, topics, quality, heat, published, removed, provider, kind, title, digest: Summary(
+        id=f"https://example.{'org' if n % 2 else 'net'}/{n}", origin=origin,
+        published=NOW.timestamp() + days * DAY, updated=NOW.timestamp() + days * DAY, title=title,
+        digest=digest, topics=topics, quality=quality, heat=heat, is_published=published, removed=removed,
+        kind=kind, provider=provider, domain="example.org" if n % 2 else "example.net"),
+    st.integers(0, 12),  # few URLs: duplicates are common
+    st.just(""),
+    st.sampled_from([-400.0, -40.0, -3.0, -1.0, -0.5, 0.0, 0.5, 1.5, 3.0, 30.0]),  # some in the future
+    st.lists(st.sampled_from(["AI", "ai", "Ai ", "Biology", "biology", "Robots", "  ", "Ünïcode"]), max_size=3)
+    .map(tuple),
+    st.one_of(st.none(), st.sampled_from([0.0, 10.0, 50.0, 60.0, 99.0])),
+    st.one_of(st.none(), st.sampled_from([-1.0, 0.0, 5.0])),
+    st.one_of(st.none(), st.booleans()),
+    st.sampled_from([False] * 5 + [True]),  # removed: rare
+    st.one_of(st.none(), st.sampled_from(["Alpha", "beta", "ALPHA"])),
+    st.one_of(st.none(), st.sampled_from(["video", "article"])),
+    st.sampled_from(["A model", "Models", "The model-based", "x"]),
+    st.sampled_from(["d1", "d2", "d3"]),
+)
+files = st.dictionaries(st.sampled_from([f"/a/{c}.md" for c in "abcdefgh"]),
+                        st.lists(summaries, max_size=3), max_size=8)
+remote_items = st.lists(st.tuples(st.sampled_from(["https://feed.one/rss", "https://feed.two/atom"]), summaries),
+                        max_size=4)
+rankings = st.sampled_from([RankingSettings(), RankingSettings(mode="latest"),
+                            RankingSettings(heat_weight=2.0, default_quality=10.0)])
+filters = st.sampled_from([FilterSettings(), FilterSettings(published_only=True),
+                           FilterSettings(min_quality=50.0, max_future=3 * DAY)])
+clocks = st.sampled_from([NOW, NOW + timedelta(days=1), NOW + timedelta(days=40), NOW - timedelta(days=2)])
+
+
+def with_origin(items: list[Summary], origin: str) -> list[Summary]:
+    return [s._replace(origin=origin) for s in items]
+
+
+def reference(local: dict[str, list[Summary]], remote: list[tuple[str, Summary]], ranking: RankingSettings,
+              filter_settings: FilterSettings, now: datetime, max_items: int) -> tuple[Any, ...]:
+    """The in-memory ranker fed every copy in the index's order of
+    appearance: local files by path, then remote items by source."""
+    ranker = Ranker(ranking, filter_settings, now)
+    problems = []
+    for path in sorted(local):
+        for item in with_origin(local[path], path):
+            problems.append(ranker.add(item))
+    for source in sorted({s for s, _ in remote}):
+        for item in with_origin([i for s, i in remote if s == source], source):
+            problems.append(ranker.add(item))
+    result = ranker.result(max_items, CUSTOM, archives=True)
+    future = sorted((p.where, p.reason) for p in problems if p is not None)
+    return outcome(result), ranker.filtered, future, ranker.next_due
+
+
+def outcome(ranking: Ranking) -> dict[str, Any]:
+    def ids(picks: Any) -> list[tuple[str, str, str, tuple[str, ...]]]:
+        return [(p.id, p.origin, p.item.digest, p.topic_keys) for p in picks]
+
+    return {
+        "topics": ranking.topics,
+        "feeds": {k: ids(v) for k, v in ranking.feeds.items()},
+        "all": ids(ranking.all),
+        "per_day": ranking.per_day,
+        "eligible": ranking.eligible,
+        "custom": [ids(c) for c in ranking.custom],
+        "archives": {k: {m: ids(p) for m, p in months.items()} for k, months in ranking.archives.items()},
+    }
+
+
+class Index:
+    """A RankIndex over an in-memory database, driven like the pipeline does."""
+
+    def __init__(self) -> None:
+        self.conn = sqlite3.connect(":memory:", isolation_level=None)
+        self.conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+    def run(self, local: dict[str, list[Summary]], previous: dict[str, list[Summary]] | None,
+            remote: list[tuple[str, Summary]], ranking: RankingSettings, filter_settings: FilterSettings,
+            now: datetime, max_items: int, version: str = "v1") -> tuple[Any, ...]:
+        index = RankIndex(self.conn, Rules(ranking, filter_settings, now, CUSTOM), version)
+        if previous is None:
+            index.reset_local()
+            for path, items in local.items():
+                index.add_copies(path, [copy_of(s) for s in with_origin(items, path)])
+        else:
+            for path, items in local.items():
+                if previous.get(path) != items:
+                    index.set_copies(path, [copy_of(s) for s in with_origin(items, path)])
+            index.drop_origins([p for p in previous if p not in local])
+        index.set_remote([s._replace(origin=source) for source, s in remote])
+        index.update()
+        future, due = index.future()
+        result = index.result(max_items, archives=True)
+        return outcome(result), index.filtered(), sorted((p.where, p.reason) for p in future), due
+
+
+def check(got: tuple[Any, ...], want: tuple[Any, ...]) -> None:
+    assert got[0] == want[0]
+    assert got[1:3] == want[1:3]
+    assert got[3] == want[3] or (math.isinf(got[3]) and math.isinf(want[3]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(files, remote_items, rankings, filters, clocks, st.integers(1, 4))
+def test_a_fresh_index_ranks_like_the_reference(local: dict[str, list[Summary]], remote: list[tuple[str, Summary]],
+                                                ranking: RankingSettings, filter_settings: FilterSettings,
+                                                now: datetime, max_items: int) -> None:
+    got = Index().run(local, None, remote, ranking, filter_settings, now, max_items)
+    check(got, reference(local, remote, ranking, filter_settings, now, max_items))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(files, remote_items, rankings, filters, clocks), min_size=2, max_size=4),
+       st.integers(1, 4))
+def test_any_sequence_of_changes_ends_where_a_fresh_ranking_does(
+        runs: list[tuple[dict[str, list[Summary]], list[tuple[str, Summary]], RankingSettings, FilterSettings,
+                         datetime]], max_items: int) -> None:
+    index = Index()
+    previous: dict[str, list[Summary]] | None = None
+    for local, remote, ranking, filter_settings, now in runs:
+        got = index.run(local, previous, remote, ranking, filter_settings, now, max_items)
+        check(got, reference(local, remote, ranking, filter_settings, now, max_items))
+        previous = local
+
+
+@settings(max_examples=60, deadline=None)
+@given(files, st.lists(st.tuples(st.sampled_from([f"/a/{c}.md" for c in "abcdefgh"]),
+                                 st.lists(summaries, max_size=2)), min_size=1, max_size=6), clocks)
+def test_one_file_at_a_time(local: dict[str, list[Summary]], edits: list[tuple[str, list[Summary]]],
+                            now: datetime) -> None:
+    """The cron case: the same settings and clock, a file changed per run."""
+    index = Index()
+    index.run(local, None, [], RankingSettings(), FilterSettings(), now, 3)
+    for path, items in edits:
+        before = dict(local)
+        local = {**local, path: items}
+        if not items:
+            del local[path]
+        got = index.run(local, before, [], RankingSettings(), FilterSettings(), now, 3)
+        check(got, reference(local, [], RankingSettings(), FilterSettings(), now, 3))
+
+
+def test_a_lone_surrogate_in_a_topic_or_url_does_not_fail() -> None:
+    item = Summary(id="https://example.org/\ud800", origin="", published=NOW.timestamp(), updated=NOW.timestamp(),
+                   title="t", digest="d", topics=("bad \udcff topic",))
+    local = {"/a/x.md": [item]}
+    got = Index().run(local, None, [], RankingSettings(), FilterSettings(), NOW, 5)
+    check(got, reference(local, [], RankingSettings(), FilterSettings(), NOW, 5))
+    assert got[0]["all"][0][0] == "https://example.org/\ud800"
+
+
+@settings(max_examples=100, deadline=None)
+@given(files, remote_items, st.lists(st.tuples(rankings, filters, clocks), min_size=2, max_size=5))
+def test_the_clock_and_the_settings_move_over_the_same_files(
+        local: dict[str, list[Summary]], remote: list[tuple[str, Summary]],
+        runs: list[tuple[RankingSettings, FilterSettings, datetime]]) -> None:
+    """Nothing changes but the clock (future copies becoming eligible, or
+    no longer: an earlier --now) and the settings (a rebuild)."""
+    index = Index()
+    previous: dict[str, list[Summary]] | None = None
+    for ranking, filter_settings, now in runs:
+        got = index.run(local, previous, remote, ranking, filter_settings, now, 3)
+        check(got, reference(local, remote, ranking, filter_settings, now, 3))
+        previous = local
