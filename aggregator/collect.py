@@ -21,7 +21,7 @@ from .articles import ParseOptions, parse_article
 from .discover import Found
 from .executor import Executor
 from .model import ParseResult, Problem, summarize
-from .rankstore import RankIndex
+from .rankstore import RankIndex, Rows, Rules, solo_rows
 from .store import Store
 
 BATCH = 256
@@ -40,6 +40,7 @@ class _Batch:
     files: tuple[Found, ...]
     options: ParseOptions
     max_bytes: int
+    rules: Rules | None  # a cold build: make each article's solo rows too
 
 
 class Parsed(NamedTuple):
@@ -51,6 +52,7 @@ class Parsed(NamedTuple):
     problems: bytes | None  # pickled tuple of Problems; None when there are none
     result: bytes  # the pickled ParseResult
     cacheable: bool  # I/O failures are not cached: the next run must try again
+    solos: tuple[Rows, ...]  # per article, its URL's rows as if alone (cold builds only)
 
 
 def parse_batch(batch: _Batch) -> list[Parsed]:
@@ -61,10 +63,16 @@ def parse_batch(batch: _Batch) -> list[Parsed]:
         blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
         # One file holds one article: the blob's hash is that article's digest.
         digest = hashlib.blake2b(blob, digest_size=12).hexdigest() if len(result.articles) == 1 else None
-        articles = tuple((a.id, s.published, pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL))
-                         for a in result.articles for s in (summarize(a, digest),))
+        summaries = [summarize(a, digest) for a in result.articles]
+        articles = tuple((s.id, s.published, pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)) for s in summaries)
         problems = pickle.dumps(result.problems, protocol=pickle.HIGHEST_PROTOCOL) if result.problems else None
-        out.append(Parsed(found, articles, problems, blob, not any(p.kind == "failed" for p in result.problems)))
+        # The ranking's rows for each URL as if it had no other copy: the
+        # build process then only writes them (work done here runs on
+        # every core; work done there competes with these workers).
+        rules = batch.rules
+        solos = tuple(solo_rows(s, rules) for s in summaries) if rules is not None else ()
+        out.append(Parsed(found, articles, problems, blob, not any(p.kind == "failed" for p in result.problems),
+                          solos))
     return out
 
 
@@ -129,18 +137,19 @@ def collect_local(files: list[Found], store: Store, index: RankIndex, executor: 
         fresh_paths = {f.path for f in fresh}
         gone = [p for p in gone if p not in fresh_paths]
     del cached  # 100,000 paths and stats: not needed while parsing
-    batches = [_Batch(tuple(fresh[i:i + BATCH]), options, max_bytes) for i in range(0, len(fresh), BATCH)]
+    rules = index.rules if cold else None
+    batches = [_Batch(tuple(fresh[i:i + BATCH]), options, max_bytes, rules) for i in range(0, len(fresh), BATCH)]
     failed: list[str] = []
     for batch_result in executor.map(parse_batch, batches):
         store.save_parsed([(p.found.path, p.found.stat, p.problems, p.result) for p in batch_result if p.cacheable],
                           fp)
+        if cold:
+            index.add_files([(p.found.path, p.articles, p.solos) for p in batch_result])
         for parsed in batch_result:
             path = parsed.found.path
             if not parsed.cacheable:
                 failed.append(path)  # parsed again next run, whatever its stat
-            if cold:
-                index.add_copies(path, parsed.articles)
-            else:
+            if not cold:
                 index.set_copies(path, parsed.articles)
             if progress:
                 progress(1)

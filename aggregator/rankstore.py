@@ -33,9 +33,9 @@ import math
 import pickle
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .config import FilterSettings, RankingSettings
 from .custom import CustomFeed, Matcher, capped
@@ -43,27 +43,40 @@ from .model import Problem, Summary
 from .rank import DAY, Pick, Ranking, RankKey, copy_choice, day_window, effective_quality, month_of, rank_key_with
 from .topics import display_name, topic_key
 
-FLUSH_EVERY = 4096  # URLs aggregated between two batches of SQL writes
+FLUSH_EVERY = 4096  # URLs between two batches of SQL writes
+_SEEN_BITS = 1 << 24  # a cold build's bitmap of the URLs seen (2 MiB)
 
-_SCHEMA = (
+# Plain rowid tables whose indexes a cold build drops and creates again
+# afterwards: inserting 100,000 rows in URL or topic order into an index
+# that does not fit SQLite's page cache costs seconds; sorting them once
+# (CREATE INDEX) costs a fraction of that.
+_TABLES = (
+    # ``cid``: declared, so it never changes (a URL's row points at its
+    # winning copy by it).
     """CREATE TABLE IF NOT EXISTS copies (
-        id BLOB NOT NULL, remote INTEGER NOT NULL, origin BLOB NOT NULL, pos INTEGER NOT NULL,
-        published REAL NOT NULL, summary BLOB NOT NULL,
-        PRIMARY KEY (id, remote, origin, pos)) WITHOUT ROWID""",
-    "CREATE INDEX IF NOT EXISTS copies_origin ON copies (origin)",
-    "CREATE INDEX IF NOT EXISTS copies_published ON copies (published)",
+        cid INTEGER PRIMARY KEY, id BLOB NOT NULL, remote INTEGER NOT NULL, origin BLOB NOT NULL,
+        pos INTEGER NOT NULL, published REAL NOT NULL, summary BLOB NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS urls (
-        id BLOB PRIMARY KEY, live INTEGER NOT NULL, r0 REAL, r1 REAL, state BLOB NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS urls_rank ON urls (r0, r1, id) WHERE live = 1",
-    """CREATE TABLE IF NOT EXISTS members (
-        topic BLOB, r0 REAL, r1 REAL, id BLOB, PRIMARY KEY (topic, r0, r1, id)) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS custom_members (
-        feed INTEGER, r0 REAL, r1 REAL, id BLOB, PRIMARY KEY (feed, r0, r1, id)) WITHOUT ROWID""",
+        id BLOB NOT NULL, live INTEGER NOT NULL, r0 REAL, r1 REAL, state BLOB NOT NULL, src INTEGER)""",
+    "CREATE TABLE IF NOT EXISTS members (topic BLOB, r0 REAL, r1 REAL, id BLOB)",
+    "CREATE TABLE IF NOT EXISTS custom_members (feed INTEGER, r0 REAL, r1 REAL, id BLOB)",
+    # Small (per topic and day or spelling) and updated by upsert: keyed.
     """CREATE TABLE IF NOT EXISTS days (
         topic BLOB, day INTEGER, n INTEGER NOT NULL, PRIMARY KEY (topic, day)) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS spellings (
         topic BLOB, name BLOB, n INTEGER NOT NULL, PRIMARY KEY (topic, name)) WITHOUT ROWID""",
 )
+_COPY_INDEXES = {
+    "copies_id": "CREATE UNIQUE INDEX IF NOT EXISTS copies_id ON copies (id, remote, origin, pos)",
+    "copies_origin": "CREATE INDEX IF NOT EXISTS copies_origin ON copies (origin)",
+    "copies_published": "CREATE INDEX IF NOT EXISTS copies_published ON copies (published)",
+}
+_DERIVED_INDEXES = {
+    "urls_id": "CREATE UNIQUE INDEX IF NOT EXISTS urls_id ON urls (id)",
+    "urls_rank": "CREATE INDEX IF NOT EXISTS urls_rank ON urls (r0, r1, id) WHERE live = 1",
+    "members_key": "CREATE UNIQUE INDEX IF NOT EXISTS members_key ON members (topic, r0, r1, id)",
+    "custom_key": "CREATE UNIQUE INDEX IF NOT EXISTS custom_key ON custom_members (feed, r0, r1, id)",
+}
 DERIVED = ("urls", "members", "custom_members", "days", "spellings")
 TABLES = ("copies", *DERIVED)
 
@@ -87,8 +100,9 @@ class UrlState(NamedTuple):
     """What the ranking knows of one URL, from all its copies."""
 
     live: bool  # published: an eligible copy, and no copy says ``removed``
-    rank: RankKey | None
-    item: Summary | None  # the winning copy
+    rank: RankKey | None  # the winning copy's (None: no eligible copy)
+    src: int | None  # the winning copy's ``cid``
+    day: int  # the winning copy's day of publication (POSIX days)
     quality: float
     topics: tuple[str, ...]  # canonical keys over the eligible copies, in order of appearance
     names: tuple[str, ...]  # the topic spellings of the eligible copies, one per use
@@ -120,18 +134,20 @@ class Rules:
         return key
 
 
-def aggregate(copies: Iterable[Summary], rules: Rules) -> UrlState:
-    """A URL's state from its copies, in order of appearance; the same
-    decisions as :meth:`Ranker.add` (removed, future, filtered, winner)."""
+def aggregate(copies: Sequence[Summary], rules: Rules) -> tuple[UrlState, int | None]:
+    """A URL's state from its copies, in order of appearance, and the
+    position of the winning copy; the same decisions as
+    :meth:`Ranker.add` (removed, future, filtered, winner).  ``src`` is
+    left for the caller to fill in."""
     removed = False
-    best: Summary | None = None
+    best: int | None = None
     best_choice: tuple[float, float, str, str] | None = None
     best_quality = 0.0
     topics: list[str] = []
     names: list[str] = []
     filtered = 0
     filters = rules.filters
-    for item in copies:
+    for position, item in enumerate(copies):
         if item.removed:
             removed = True
             continue
@@ -150,82 +166,126 @@ def aggregate(copies: Iterable[Summary], rules: Rules) -> UrlState:
                     topics.append(key)
         choice = copy_choice(item, quality)
         if best_choice is None or choice < best_choice:
-            best, best_choice, best_quality = item, choice, quality
-    live = best is not None and not removed
-    rank = rank_key_with(best, best_quality, rules.ranking) if best is not None else None
+            best, best_choice, best_quality = position, choice, quality
     merged = tuple(topics)
-    custom = tuple(i for i, m in enumerate(rules.matchers) if m.matches(best, merged, best_quality)) \
-        if live and best is not None else ()
-    return UrlState(live, rank, best, best_quality, merged, tuple(names), filtered, custom)
+    if best is None:
+        return UrlState(False, None, None, 0, 0.0, merged, tuple(names), filtered, ()), None
+    winner = copies[best]
+    live = not removed
+    custom = tuple(i for i, m in enumerate(rules.matchers) if m.matches(winner, merged, best_quality)) if live else ()
+    return UrlState(live, rank_key_with(winner, best_quality, rules.ranking), None, int(winner.published // DAY),
+                    best_quality, merged, tuple(names), filtered, custom), best
+
+
+class Rows(NamedTuple):
+    """A URL's state as what it adds to each table.  Made in the parse
+    workers for a cold build (:func:`solo_rows`), so the build process
+    only writes them."""
+
+    url: tuple[bytes, int, float | None, float | None, bytes, int | None]  # the ``urls`` row
+    topics: tuple[bytes, ...]  # its ``members`` (when live)
+    day: int
+    custom: tuple[int, ...]  # its ``custom_members`` (when live)
+    spellings: tuple[tuple[bytes, bytes], ...]  # (topic key, spelling), one per use
+    filtered: int
+
+
+def encode(state: UrlState, article_id: str, rules: Rules) -> Rows:
+    rank = state.rank
+    extra = pickle.dumps((state.day, state.quality, state.topics, state.names, state.filtered, state.custom),
+                         protocol=pickle.HIGHEST_PROTOCOL)
+    url = (_b(article_id), int(state.live), rank[0] if rank else None, rank[1] if rank else None, extra, state.src)
+    live = state.live and rank is not None
+    return Rows(url, tuple(_b(t) for t in state.topics) if live else (), state.day, state.custom if live else (),
+                tuple((_b(rules.topic_key(n)), _b(n)) for n in state.names), state.filtered)
+
+
+def decode(row: Sequence[Any]) -> UrlState:
+    """The state of a ``urls`` row (its columns in table order)."""
+    ident, live, r0, r1, extra, src = row
+    day, quality, topics, names, filtered, custom = pickle.loads(extra)  # noqa: S301 - our own state file
+    rank = (r0, r1, _s(ident)) if r0 is not None else None
+    return UrlState(bool(live), rank, src, day, quality, topics, names, filtered, custom)
+
+
+def solo_rows(item: Summary, rules: Rules) -> Rows:
+    """The rows of a URL whose one copy is ``item`` (the usual case); the
+    ``src`` of its ``urls`` row is left for the build process to fill in."""
+    return encode(aggregate((item,), rules)[0], item.id, rules)
 
 
 class _Changes:
     """Row changes gathered over many URLs and written in a few statements."""
 
-    def __init__(self, key: Callable[[str], str]) -> None:
-        self.key = key  # topic name -> canonical key (memoised by the caller)
-        self.urls: list[tuple[bytes, int, float | None, float | None, bytes]] = []
+    def __init__(self) -> None:
+        self.urls: list[tuple[bytes, int, float | None, float | None, bytes, int | None]] = []
         self.gone_urls: list[tuple[bytes]] = []
-        self.members_out: list[tuple[bytes, float, float, bytes]] = []
-        self.members_in: list[tuple[bytes, float, float, bytes]] = []
-        self.custom_out: list[tuple[int, float, float, bytes]] = []
-        self.custom_in: list[tuple[int, float, float, bytes]] = []
+        self.members: tuple[list[tuple[bytes, float, float, bytes]], list[tuple[bytes, float, float, bytes]]] = \
+            ([], [])  # (out, in)
+        self.custom: tuple[list[tuple[int, float, float, bytes]], list[tuple[int, float, float, bytes]]] = ([], [])
         self.days: Counter[tuple[bytes, int]] = Counter()
         self.spellings: Counter[tuple[bytes, bytes]] = Counter()
         self.filtered = 0
         self.count = 0
 
-    def replace(self, article_id: str, old: UrlState | None, new: UrlState | None) -> None:
-        ident = _b(article_id)
+    def add(self, rows: Rows, sign: int = 1) -> None:
+        """Add (``sign`` 1) or take away (-1) what ``rows`` contribute."""
         self.count += 1
-        for state, sign in ((old, -1), (new, 1)):
-            if state is None:
-                continue
-            self.filtered += sign * state.filtered
-            for name in state.names:
-                self.spellings[(_b(self.key(name)), _b(name))] += sign
-            if not state.live or state.rank is None or state.item is None:
-                continue
-            r0, r1 = state.rank[0], state.rank[1]
-            day = int(state.item.published // DAY)
-            members = self.members_out if sign < 0 else self.members_in
-            custom = self.custom_out if sign < 0 else self.custom_in
-            for topic in state.topics:
-                members.append((_b(topic), r0, r1, ident))
-                self.days[(_b(topic), day)] += sign
-            custom.extend((feed, r0, r1, ident) for feed in state.custom)
-        if new is None:
-            self.gone_urls.append((ident,))
-        else:
-            r = new.rank
-            self.urls.append((ident, int(new.live), r[0] if r else None, r[1] if r else None,
-                              pickle.dumps(new, protocol=pickle.HIGHEST_PROTOCOL)))
+        ident, _live, r0, r1 = rows.url[:4]
+        self.filtered += sign * rows.filtered
+        for spelling in rows.spellings:
+            self.spellings[spelling] += sign
+        if rows.topics or rows.custom:
+            assert r0 is not None and r1 is not None
+            side = 0 if sign < 0 else 1
+            members = self.members[side]
+            for topic in rows.topics:
+                members.append((topic, r0, r1, ident))
+                self.days[(topic, rows.day)] += sign
+            self.custom[side].extend((feed, r0, r1, ident) for feed in rows.custom)
+        if sign > 0:
+            self.urls.append(rows.url)
 
-    def flush(self, conn: sqlite3.Connection) -> None:
+    def replace(self, ident: bytes, old: Rows | None, new: Rows | None) -> None:
+        if old is not None:
+            self.add(old, -1)
+        if new is not None:
+            self.add(new)
+        else:
+            self.gone_urls.append((ident,))
+
+    def flush(self, conn: sqlite3.Connection, *, counts: bool = True) -> None:
+        """Write the rows gathered; ``counts=False`` keeps the per-topic
+        counts for later (a cold build writes them once, at the end)."""
         conn.executemany("DELETE FROM urls WHERE id=?", self.gone_urls)
-        conn.executemany("INSERT OR REPLACE INTO urls VALUES (?, ?, ?, ?, ?)", self.urls)
-        conn.executemany("DELETE FROM members WHERE topic=? AND r0=? AND r1=? AND id=?", self.members_out)
-        conn.executemany("INSERT INTO members VALUES (?, ?, ?, ?)", self.members_in)
-        conn.executemany("DELETE FROM custom_members WHERE feed=? AND r0=? AND r1=? AND id=?", self.custom_out)
-        conn.executemany("INSERT INTO custom_members VALUES (?, ?, ?, ?)", self.custom_in)
-        for table, counts in (("days", self.days), ("spellings", self.spellings)):
-            rows = [(*k, n) for k, n in counts.items() if n]
+        conn.executemany("INSERT OR REPLACE INTO urls VALUES (?, ?, ?, ?, ?, ?)", self.urls)
+        conn.executemany("DELETE FROM members WHERE topic=? AND r0=? AND r1=? AND id=?", self.members[0])
+        conn.executemany("INSERT INTO members VALUES (?, ?, ?, ?)", self.members[1])
+        conn.executemany("DELETE FROM custom_members WHERE feed=? AND r0=? AND r1=? AND id=?", self.custom[0])
+        conn.executemany("INSERT INTO custom_members VALUES (?, ?, ?, ?)", self.custom[1])
+        self.urls, self.gone_urls, self.members, self.custom = [], [], ([], []), ([], [])
+        self.count = 0
+        if not counts:
+            return
+        for table, changes in (("days", self.days), ("spellings", self.spellings)):
+            changed: list[tuple[bytes, int | bytes, int]] = [(*k, n) for k, n in changes.items() if n]
             columns = "topic, day" if table == "days" else "topic, name"
             conn.executemany(f"INSERT INTO {table} VALUES (?, ?, ?) ON CONFLICT ({columns}) "  # noqa: S608
-                             "DO UPDATE SET n = n + excluded.n", rows)
+                             "DO UPDATE SET n = n + excluded.n", changed)
             conn.executemany(f"DELETE FROM {table} WHERE {columns.replace(', ', '=? AND ')}=? AND n <= 0",  # noqa: S608
-                             [k for k, n in counts.items() if n < 0])
+                             [k for k, n in changes.items() if n < 0])
         if self.filtered:
             conn.execute("INSERT INTO meta VALUES ('rank_filtered', ?) ON CONFLICT (key) "
                          "DO UPDATE SET value = CAST(value AS INTEGER) + excluded.value", (str(self.filtered),))
-        self.__init__(self.key)  # type: ignore[misc]
+        self.days, self.spellings, self.filtered = Counter(), Counter(), 0
 
 
 class RankIndex:
     """The ranking in the state store (see module docstring).
 
     Feed it changes (:meth:`set_copies`, :meth:`drop_origins`,
-    :meth:`set_remote`), then :meth:`update` and read :meth:`result`.
+    :meth:`set_remote`; a cold build :meth:`reset_local` and
+    :meth:`add_files`), then :meth:`update` and read :meth:`result`.
     Every change happens in the connection's open transaction: a failed run
     rolls the index back with the rest of the store.
     """
@@ -233,12 +293,14 @@ class RankIndex:
     def __init__(self, conn: sqlite3.Connection, rules: Rules, version: str):
         self.conn = conn
         self.rules = rules
-        for statement in _SCHEMA:
+        for statement in (*_TABLES, *_COPY_INDEXES.values(), *_DERIVED_INDEXES.values()):
             conn.execute(statement)
         self._key = f"{rules.key()}:{version}"
-        self._rebuild = self._meta("rank_key") != self._key
         # URLs whose copies changed this run; None: every URL (a rebuild).
-        self._dirty: set[bytes] | None = None if self._rebuild else set()
+        self._dirty: set[bytes] | None = None if self._meta("rank_key") != self._key else set()
+        self._cold: _Changes | None = None  # a cold build's solo rows, not yet written
+        self._seen = bytearray()
+        self._next_cid = 0
 
     def _meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -247,29 +309,79 @@ class RankIndex:
     def _set_meta(self, key: str, value: str) -> None:
         self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
+    def _drop(self, indexes: dict[str, str]) -> None:
+        for name in indexes:
+            self.conn.execute(f"DROP INDEX IF EXISTS {name}")
+
+    def _create(self, indexes: dict[str, str]) -> None:
+        for statement in indexes.values():
+            self.conn.execute(statement)
+
+    def _clear_derived(self) -> None:
+        for table in DERIVED:
+            self.conn.execute(f"DELETE FROM {table}")  # noqa: S608 - a fixed table name
+        self.conn.execute("DELETE FROM meta WHERE key='rank_filtered'")
+
+    def _cids(self, n: int) -> range:
+        if not self._next_cid:
+            self._next_cid = int(self.conn.execute("SELECT COALESCE(MAX(cid), 0) + 1 FROM copies").fetchone()[0])
+        first = self._next_cid
+        self._next_cid += n
+        return range(first, first + n)
+
     # -- changes -----------------------------------------------------------
     def reset_local(self) -> None:
-        """Every local copy is about to be set again (a cold parse cache)."""
+        """Every local copy is about to be added again (a cold parse cache),
+        each with its :func:`solo_rows` (:meth:`add_files`)."""
+        self._drop(_COPY_INDEXES)
+        self._drop(_DERIVED_INDEXES)
         self.conn.execute("DELETE FROM copies WHERE remote = 0")
-        self._dirty = None
+        self._clear_derived()
+        # Remote copies kept from the last run are aggregated again at the end.
+        self._dirty = {row[0] for row in self.conn.execute("SELECT id FROM copies")}
+        self._cold = _Changes()
+        self._seen = bytearray((_SEEN_BITS + 7) // 8)
+
+    def add_files(self, files: Sequence[tuple[str, Sequence[Copy], Sequence[Rows]]]) -> None:
+        """A cold build's batch of new files: per file its copies and, per
+        copy, its URL's rows as if it had no other copy.  The second copy
+        of a URL (or one whose hash collides with a URL seen: harmless) is
+        aggregated properly at :meth:`update`; the bitmap keeps memory flat
+        however many URLs there are."""
+        assert self._cold is not None and self._dirty is not None
+        changes, seen, dirty = self._cold, self._seen, self._dirty
+        copies = []
+        cids = iter(self._cids(sum(len(c) for _o, c, _r in files)))
+        for origin, file_copies, solos in files:
+            key = _b(origin)
+            for pos, ((article_id, published, blob), rows) in enumerate(zip(file_copies, solos, strict=True)):
+                cid = next(cids)
+                ident = _b(article_id)
+                copies.append((cid, ident, 0, key, pos, published, blob))
+                h = hash(ident) % _SEEN_BITS
+                if seen[h >> 3] & (1 << (h & 7)):
+                    dirty.add(ident)
+                    continue
+                seen[h >> 3] |= 1 << (h & 7)
+                changes.add(rows._replace(url=(*rows.url[:5], cid)))
+        self.conn.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)", copies)
+        if changes.count >= FLUSH_EVERY:
+            changes.flush(self.conn, counts=False)
 
     def set_copies(self, origin: str, copies: Sequence[Copy], *, remote: bool = False) -> None:
         """The articles of ``origin`` (a file) are now ``copies``, in file order."""
+        assert self._cold is None, "a cold build adds files with add_files"
         key = _b(origin)
         if self._dirty is not None:
             self._dirty.update(row[0] for row in self.conn.execute(
                 "SELECT id FROM copies WHERE origin=?", (key,)))
         self.conn.execute("DELETE FROM copies WHERE origin=?", (key,))
-        self.add_copies(origin, copies, remote=remote)
-
-    def add_copies(self, origin: str, copies: Sequence[Copy], *, remote: bool = False) -> None:
-        """Add the copies of an origin that has none yet."""
-        key = _b(origin)
-        rows = [(_b(article_id), int(remote), key, pos, published, blob)
-                for pos, (article_id, published, blob) in enumerate(copies)]
-        self.conn.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?)", rows)
+        rows = [(cid, _b(article_id), int(remote), key, pos, published, blob)
+                for cid, pos, (article_id, published, blob) in zip(self._cids(len(copies)), range(len(copies)),
+                                                                   copies, strict=True)]
+        self.conn.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
         if self._dirty is not None:
-            self._dirty.update(row[0] for row in rows)
+            self._dirty.update(row[1] for row in rows)
 
     def drop_origins(self, origins: Iterable[str]) -> None:
         for origin in origins:
@@ -278,26 +390,26 @@ class RankIndex:
     def set_remote(self, items: Sequence[Summary]) -> None:
         """This run's remote items (every source, in order); copies that did
         not change are left alone."""
+        self._create(_COPY_INDEXES)
         wanted: dict[tuple[bytes, int], Summary] = {}
         positions: Counter[str] = Counter()
         for item in items:
             wanted[(_b(item.origin), positions[item.origin])] = item
             positions[item.origin] += 1
-        stored = self.conn.execute("SELECT origin, pos, id, summary FROM copies WHERE remote = 1").fetchall()
-        for origin, pos, ident, blob in stored:
+        stored = self.conn.execute("SELECT cid, origin, pos, id, summary FROM copies WHERE remote = 1").fetchall()
+        for cid, origin, pos, ident, blob in stored:
             same = wanted.get((origin, pos))
             if same is not None and pickle.loads(blob) == same:  # noqa: S301 - our own state file
                 del wanted[(origin, pos)]
                 continue
             if self._dirty is not None:
                 self._dirty.add(ident)
-            self.conn.execute("DELETE FROM copies WHERE id=? AND remote = 1 AND origin=? AND pos=?",
-                              (ident, origin, pos))
-        rows = [(_b(s.id), 1, origin, pos, s.published, pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL))
-                for (origin, pos), s in wanted.items()]
-        self.conn.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self.conn.execute("DELETE FROM copies WHERE cid=?", (cid,))
+        rows = [(cid, _b(s.id), 1, origin, pos, s.published, pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL))
+                for cid, ((origin, pos), s) in zip(self._cids(len(wanted)), wanted.items(), strict=True)]
+        self.conn.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
         if self._dirty is not None:
-            self._dirty.update(row[0] for row in rows)
+            self._dirty.update(row[1] for row in rows)
 
     def local_count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM copies WHERE remote = 0").fetchone()[0])
@@ -306,7 +418,16 @@ class RankIndex:
     def update(self) -> None:
         """Re-aggregate every URL this run's changes (or the clock) touched."""
         latest = self.rules.latest_allowed
-        if self._dirty is None:
+        self._create(_COPY_INDEXES)
+        if self._cold is not None:
+            # The solo rows were made with this clock: only the further
+            # copies of URLs (and remote copies) are left to aggregate.
+            self._cold.flush(self.conn)
+            self._cold, self._seen = None, bytearray()
+            self._create(_DERIVED_INDEXES)
+            assert self._dirty is not None
+            self._update(sorted(self._dirty))
+        elif self._dirty is None:
             self._rebuild_all()
         else:
             before = self._meta("rank_latest")
@@ -317,44 +438,49 @@ class RankIndex:
                 self._dirty.update(row[0] for row in self.conn.execute(
                     "SELECT id FROM copies WHERE published > ? AND published <= ?", (low, high)))
             self._update(sorted(self._dirty))
-            self._dirty = set()
+        self._dirty = set()
         self._set_meta("rank_latest", repr(latest))
         self._set_meta("rank_key", self._key)
 
+    def _state(self, ident: bytes, copies: list[tuple[int, bytes]]) -> UrlState:
+        state, winner = aggregate([pickle.loads(blob) for _cid, blob in copies], self.rules)  # noqa: S301
+        return state if winner is None else state._replace(src=copies[winner][0])
+
     def _rebuild_all(self) -> None:
-        for table in DERIVED:
-            self.conn.execute(f"DELETE FROM {table}")  # noqa: S608 - a fixed table name
-        self.conn.execute("DELETE FROM meta WHERE key='rank_filtered'")
-        changes = _Changes(self.rules.topic_key)
+        self._drop(_DERIVED_INDEXES)
+        self._clear_derived()
+        changes = _Changes()
         # A cursor of its own: ``changes.flush`` writes through the connection meanwhile.
-        rows = self.conn.cursor().execute("SELECT id, summary FROM copies ORDER BY id, remote, origin, pos")
-        group: list[Summary] = []
+        rows = self.conn.cursor().execute("SELECT id, cid, summary FROM copies ORDER BY id, remote, origin, pos")
+        group: list[tuple[int, bytes]] = []
         current = b""
-        for ident, blob in rows:
+        for ident, cid, blob in rows:
             if ident != current:
                 if group:
-                    changes.replace(_s(current), None, aggregate(group, self.rules))
+                    changes.add(encode(self._state(current, group), _s(current), self.rules))
                     if changes.count >= FLUSH_EVERY:
-                        changes.flush(self.conn)
+                        changes.flush(self.conn, counts=False)
                 group, current = [], ident
-            group.append(pickle.loads(blob))  # noqa: S301 - our own state file
+            group.append((cid, blob))
         if group:
-            changes.replace(_s(current), None, aggregate(group, self.rules))
+            changes.add(encode(self._state(current, group), _s(current), self.rules))
         changes.flush(self.conn)
-        self._dirty = set()
+        self._create(_DERIVED_INDEXES)
 
     def _update(self, ids: Sequence[bytes]) -> None:
-        changes = _Changes(self.rules.topic_key)
+        changes = _Changes()
         for ident in ids:
-            row = self.conn.execute("SELECT state FROM urls WHERE id=?", (ident,)).fetchone()
-            old: UrlState | None = pickle.loads(row[0]) if row else None  # noqa: S301 - our own state file
-            copies = [pickle.loads(blob) for (blob,) in self.conn.execute(  # noqa: S301 - our own state file
-                "SELECT summary FROM copies WHERE id=? ORDER BY remote, origin, pos", (ident,))]
-            new = aggregate(copies, self.rules) if copies else None
+            row = self.conn.execute("SELECT * FROM urls WHERE id=?", (ident,)).fetchone()
+            old = decode(row) if row else None
+            copies = self.conn.execute("SELECT cid, summary FROM copies WHERE id=? ORDER BY remote, origin, pos",
+                                       (ident,)).fetchall()
+            new = self._state(ident, copies) if copies else None
             if old != new:
-                changes.replace(_s(ident), old, new)
+                article_id = _s(ident)
+                changes.replace(ident, encode(old, article_id, self.rules) if old else None,
+                                encode(new, article_id, self.rules) if new else None)
             if changes.count >= FLUSH_EVERY:
-                changes.flush(self.conn)
+                changes.flush(self.conn, counts=False)
         changes.flush(self.conn)
 
     # -- reading ------------------------------------------------------------
@@ -377,11 +503,10 @@ class RankIndex:
     def filtered(self) -> int:
         return int(self._meta("rank_filtered") or 0)
 
-    def _picks(self, rows: Iterable[tuple[bytes]]) -> Iterator[Pick]:
-        for (blob,) in rows:
-            state: UrlState = pickle.loads(blob)  # noqa: S301 - our own state file
-            assert state.item is not None
-            yield Pick(state.item, state.topics)
+    def _picks(self, rows: Iterable[tuple[bytes, bytes]]) -> Iterator[Pick]:
+        for extra, item in rows:
+            topics = pickle.loads(extra)[2]  # noqa: S301 - our own state file
+            yield Pick(pickle.loads(item), topics)  # noqa: S301 - our own state file
 
     def result(self, max_items: int, *, archives: bool = False) -> Ranking:
         """The same :class:`Ranking` as :meth:`Ranker.result` for the same
@@ -394,8 +519,9 @@ class RankIndex:
         for topic_b, newest in conn.execute("SELECT topic, MAX(day) FROM days GROUP BY topic").fetchall():
             key = _s(topic_b)
             feeds[key] = tuple(self._picks(conn.execute(
-                "SELECT u.state FROM members m JOIN urls u ON u.id = m.id "
-                "WHERE m.topic=? ORDER BY m.r0, m.r1, m.id LIMIT ?", (topic_b, max_items))))
+                "SELECT u.state, c.summary FROM members m JOIN urls u ON u.id = m.id "
+                "JOIN copies c ON c.cid = u.src WHERE m.topic=? ORDER BY m.r0, m.r1, m.id LIMIT ?",
+                (topic_b, max_items))))
             spellings = Counter({_s(name): n for name, n in conn.execute(
                 "SELECT name, n FROM spellings WHERE topic=?", (topic_b,))})
             topics[key] = display_name(spellings)
@@ -408,7 +534,8 @@ class RankIndex:
         return Ranking(
             topics=topics, feeds=feeds,
             all=tuple(self._picks(conn.execute(
-                "SELECT state FROM urls WHERE live = 1 ORDER BY r0, r1, id LIMIT ?", (max_items,)))),
+                "SELECT u.state, c.summary FROM urls u JOIN copies c ON c.cid = u.src "
+                "WHERE u.live = 1 ORDER BY u.r0, u.r1, u.id LIMIT ?", (max_items,)))),
             per_day=per_day,
             eligible=int(conn.execute("SELECT COUNT(*) FROM urls WHERE live = 1").fetchone()[0]),
             custom=custom_picks,
@@ -418,7 +545,8 @@ class RankIndex:
         """Every live article of ``topic`` by month, oldest first.  (All of
         them: what an archive needs, and why archives are opt-in.)"""
         picks = sorted(self._picks(self.conn.execute(
-            "SELECT u.state FROM members m JOIN urls u ON u.id = m.id WHERE m.topic=?", (topic,))),
+            "SELECT u.state, c.summary FROM members m JOIN urls u ON u.id = m.id JOIN copies c ON c.cid = u.src "
+            "WHERE m.topic=?", (topic,))),
             key=lambda p: (p.item.published, p.item.id))
         grouped: dict[str, list[Pick]] = {}
         for pick in picks:
@@ -432,8 +560,8 @@ class RankIndex:
 
         def ranked() -> Iterator[tuple[str, Summary]]:
             for pick in self._picks(self.conn.execute(
-                    "SELECT u.state FROM custom_members c JOIN urls u ON u.id = c.id "
-                    "WHERE c.feed=? ORDER BY c.r0, c.r1, c.id", (index,))):
+                    "SELECT u.state, c.summary FROM custom_members m JOIN urls u ON u.id = m.id "
+                    "JOIN copies c ON c.cid = u.src WHERE m.feed=? ORDER BY m.r0, m.r1, m.id", (index,))):
                 seen[pick.id] = pick
                 yield pick.id, pick.item
 
