@@ -15,13 +15,13 @@ import stat
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import astuple, dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .articles import ParseOptions, parse_article
 from .discover import Found
 from .executor import Executor
 from .model import ParseResult, Problem, summarize
-from .rankstore import RankIndex, Rows, Rules, solo_rows
+from .rankstore import RankIndex, Rules, solo_rows
 from .store import Store
 
 BATCH = 256
@@ -52,7 +52,7 @@ class Parsed(NamedTuple):
     problems: bytes | None  # pickled tuple of Problems; None when there are none
     result: bytes  # the pickled ParseResult
     cacheable: bool  # I/O failures are not cached: the next run must try again
-    solos: tuple[Rows, ...]  # per article, its URL's rows as if alone (cold builds only)
+    solos: tuple[tuple[Any, ...], ...]  # per article, its URL's Rows as if alone (cold builds only)
 
 
 def parse_batch(batch: _Batch) -> list[Parsed]:
