@@ -9,10 +9,12 @@ article's quality (or ``ranking.default_quality``) plus
 ``heat_weight * heat``, floored at 0.  Mode ``latest`` sorts by ``t`` alone.
 Ties are broken by the newer date, then the id.
 
-The ranker streams: :meth:`Ranker.add` keeps a small summary per distinct
-URL (never the article bodies), and :meth:`Ranker.result` picks the top
-``max_items`` per topic.  The caller loads the winning articles by
-``(origin, id)``; this keeps memory flat however large the archive is.
+:class:`Ranker` is the in-memory reference: :meth:`Ranker.add` keeps a
+small summary per distinct URL (never the article bodies), and
+:meth:`Ranker.result` picks the top ``max_items`` per topic.  Builds use
+:class:`aggregator.rankstore.RankIndex`, the same ranking kept in the state
+store and updated incrementally (tested to equal this one); it shares the
+rules defined here (:func:`copy_choice`, :func:`rank_key_with`, ...).
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 Holds the parse cache (one row per article file, keyed by path and checked
 against size, mtime_ns, inode and a fingerprint of the program version and
-parse settings), the list of files each feed was last published with (so a
-vanished topic's files can be removed, and only those), and the tables of
-the remote sources (owned by :mod:`aggregator.remote`).  SQLite's own
+parse settings), the ranking (tables owned by :mod:`aggregator.rankstore`),
+the list of files each feed was last published with (so a vanished topic's
+files can be removed, and only those), and the tables of the remote sources
+(owned by :mod:`aggregator.remote`).  SQLite's own
 transactions keep it consistent when a run is killed.
 """
 
