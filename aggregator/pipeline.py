@@ -152,14 +152,16 @@ def _replay(config: Config, store: Store, key: str, now: datetime) -> Report | N
 
 def _collect_remote(config: Config, store: Store, now: datetime, offline: bool, transport: Any, resolver: Any,
                     index: RankIndex, report: Report) -> dict[tuple[str, str], Article]:
-    from .remote import collect_sources, prune_sources
-    from .remote.state import ensure_schema
+    # remote.state, not remote: a build without sources never imports httpx.
+    from .remote.state import ensure_schema, prune_sources
 
     ensure_schema(store.conn)
     prune_sources(store.conn, [source.url for source in config.sources])
     if not config.sources:
         index.set_remote(())
         return {}
+    from .remote import collect_sources
+
     result = collect_sources(config.sources, config.fetch, store.conn, now, offline=offline,
                              transport=transport, resolver=resolver)
     report.sources.extend(result.reports)

@@ -51,13 +51,11 @@ _SEEN_BITS = 1 << 24  # a cold build's bitmap of the URLs seen (2 MiB)
 # that does not fit SQLite's page cache costs seconds; sorting them once
 # (CREATE INDEX) costs a fraction of that.
 _TABLES = (
-    # ``cid``: declared, so it never changes (a URL's row points at its
-    # winning copy by it).
     """CREATE TABLE IF NOT EXISTS copies (
         cid INTEGER PRIMARY KEY, id BLOB NOT NULL, remote INTEGER NOT NULL, origin BLOB NOT NULL,
         pos INTEGER NOT NULL, published REAL NOT NULL, summary BLOB NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS urls (
-        id BLOB NOT NULL, live INTEGER NOT NULL, r0 REAL, r1 REAL, state BLOB NOT NULL, src INTEGER)""",
+        id BLOB NOT NULL, live INTEGER NOT NULL, r0 REAL, r1 REAL, state BLOB NOT NULL)""",
     "CREATE TABLE IF NOT EXISTS members (topic BLOB, r0 REAL, r1 REAL, id BLOB)",
     "CREATE TABLE IF NOT EXISTS custom_members (feed INTEGER, r0 REAL, r1 REAL, id BLOB)",
     # Small (per topic and day or spelling) and updated by upsert: keyed.
@@ -66,6 +64,7 @@ _TABLES = (
     """CREATE TABLE IF NOT EXISTS spellings (
         topic BLOB, name BLOB, n INTEGER NOT NULL, PRIMARY KEY (topic, name)) WITHOUT ROWID""",
 )
+_INSERT_COPY = "INSERT INTO copies (id, remote, origin, pos, published, summary) VALUES (?, ?, ?, ?, ?, ?)"
 _COPY_INDEXES = {
     "copies_id": "CREATE UNIQUE INDEX IF NOT EXISTS copies_id ON copies (id, remote, origin, pos)",
     "copies_origin": "CREATE INDEX IF NOT EXISTS copies_origin ON copies (origin)",
@@ -101,7 +100,7 @@ class UrlState(NamedTuple):
 
     live: bool  # published: an eligible copy, and no copy says ``removed``
     rank: RankKey | None  # the winning copy's (None: no eligible copy)
-    src: int | None  # the winning copy's ``cid``
+    item: Summary | None  # the winning copy
     day: int  # the winning copy's day of publication (POSIX days)
     quality: float
     topics: tuple[str, ...]  # canonical keys over the eligible copies, in order of appearance
@@ -135,11 +134,9 @@ class Rules:
         return key
 
 
-def aggregate(copies: Sequence[Summary], rules: Rules) -> tuple[UrlState, int | None]:
-    """A URL's state from its copies, in order of appearance, and the
-    position of the winning copy; the same decisions as
-    :meth:`Ranker.add` (removed, future, filtered, winner).  ``src`` is
-    left for the caller to fill in."""
+def aggregate(copies: Sequence[Summary], rules: Rules) -> UrlState:
+    """A URL's state from its copies, in order of appearance; the same
+    decisions as :meth:`Ranker.add` (removed, future, filtered, winner)."""
     removed = False
     best: int | None = None
     best_choice: tuple[float, float, str, str] | None = None
@@ -170,12 +167,12 @@ def aggregate(copies: Sequence[Summary], rules: Rules) -> tuple[UrlState, int | 
             best, best_choice, best_quality = position, choice, quality
     merged = tuple(topics)
     if best is None:
-        return UrlState(False, None, None, 0, 0.0, merged, tuple(names), filtered, ()), None
+        return UrlState(False, None, None, 0, 0.0, merged, tuple(names), filtered, ())
     winner = copies[best]
     live = not removed
     custom = tuple(i for i, m in enumerate(rules.matchers) if m.matches(winner, merged, best_quality)) if live else ()
-    return UrlState(live, rank_key_with(winner, best_quality, rules.ranking), None, int(winner.published // DAY),
-                    best_quality, merged, tuple(names), filtered, custom), best
+    return UrlState(live, rank_key_with(winner, best_quality, rules.ranking), winner, int(winner.published // DAY),
+                    best_quality, merged, tuple(names), filtered, custom)
 
 
 class Rows(NamedTuple):
@@ -183,7 +180,7 @@ class Rows(NamedTuple):
     workers for a cold build (:func:`solo_rows`), so the build process
     only writes them."""
 
-    url: tuple[bytes, int, float | None, float | None, bytes, int | None]  # the ``urls`` row
+    url: tuple[bytes, int, float | None, float | None, bytes]  # the ``urls`` row
     topics: tuple[bytes, ...]  # its ``members`` (when live)
     day: int
     custom: tuple[int, ...]  # its ``custom_members`` (when live)
@@ -193,9 +190,12 @@ class Rows(NamedTuple):
 
 def encode(state: UrlState, article_id: str, rules: Rules) -> Rows:
     rank = state.rank
-    extra = pickle.dumps((state.day, state.quality, state.topics, state.names, state.filtered, state.custom),
+    # The winning copy as a plain tuple: a feed's picks are read from here,
+    # without a look-up of the copy (and a tuple unpickles fastest).
+    item = tuple(state.item) if state.item is not None else None
+    extra = pickle.dumps((state.day, state.quality, state.topics, state.names, state.filtered, state.custom, item),
                          protocol=pickle.HIGHEST_PROTOCOL)
-    url = (_b(article_id), int(state.live), rank[0] if rank else None, rank[1] if rank else None, extra, state.src)
+    url = (_b(article_id), int(state.live), rank[0] if rank else None, rank[1] if rank else None, extra)
     live = state.live and rank is not None
     return Rows(url, tuple(_b(t) for t in state.topics) if live else (), state.day, state.custom if live else (),
                 tuple((_b(rules.topic_key(n)), _b(n)) for n in state.names), state.filtered)
@@ -203,17 +203,17 @@ def encode(state: UrlState, article_id: str, rules: Rules) -> Rows:
 
 def decode(row: Sequence[Any]) -> UrlState:
     """The state of a ``urls`` row (its columns in table order)."""
-    ident, live, r0, r1, extra, src = row
-    day, quality, topics, names, filtered, custom = pickle.loads(extra)  # noqa: S301 - our own state file
+    ident, live, r0, r1, extra = row
+    day, quality, topics, names, filtered, custom, item = pickle.loads(extra)  # noqa: S301 - our own state file
     rank = (r0, r1, _s(ident)) if r0 is not None else None
-    return UrlState(bool(live), rank, src, day, quality, topics, names, filtered, custom)
+    return UrlState(bool(live), rank, Summary._make(item) if item is not None else None, day, quality, topics, names,
+                    filtered, custom)
 
 
 def solo_rows(item: Summary, rules: Rules) -> tuple[Any, ...]:
     """The :class:`Rows` of a URL whose one copy is ``item`` (the usual
-    case), as a plain tuple (3x cheaper to pickle); the ``src`` of its
-    ``urls`` row is left for the build process to fill in."""
-    return tuple(encode(aggregate((item,), _shared(rules))[0], item.id, rules))
+    case), as a plain tuple (3x cheaper to pickle)."""
+    return tuple(encode(aggregate((item,), _shared(rules)), item.id, rules))
 
 
 _RULES: dict[str, Rules] = {}
@@ -232,7 +232,7 @@ class _Changes:
     """Row changes gathered over many URLs and written in a few statements."""
 
     def __init__(self) -> None:
-        self.urls: list[tuple[bytes, int, float | None, float | None, bytes, int | None]] = []
+        self.urls: list[tuple[bytes, int, float | None, float | None, bytes]] = []
         self.gone_urls: list[tuple[bytes]] = []
         self.members: tuple[list[tuple[bytes, float, float, bytes]], list[tuple[bytes, float, float, bytes]]] = \
             ([], [])  # (out, in)
@@ -272,7 +272,7 @@ class _Changes:
         """Write the rows gathered; ``counts=False`` keeps the per-topic
         counts for later (a cold build writes them once, at the end)."""
         conn.executemany("DELETE FROM urls WHERE id=?", self.gone_urls)
-        conn.executemany("INSERT OR REPLACE INTO urls VALUES (?, ?, ?, ?, ?, ?)", self.urls)
+        conn.executemany("INSERT OR REPLACE INTO urls VALUES (?, ?, ?, ?, ?)", self.urls)
         conn.executemany("DELETE FROM members WHERE topic=? AND r0=? AND r1=? AND id=?", self.members[0])
         conn.executemany("INSERT INTO members VALUES (?, ?, ?, ?)", self.members[1])
         conn.executemany("DELETE FROM custom_members WHERE feed=? AND r0=? AND r1=? AND id=?", self.custom[0])
@@ -314,7 +314,6 @@ class RankIndex:
         self._dirty: set[bytes] | None = None if self._meta("rank_key") != self._key else set()
         self._cold: _Changes | None = None  # a cold build's solo rows, not yet written
         self._seen = bytearray()
-        self._next_cid = 0
 
     def _meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -335,13 +334,6 @@ class RankIndex:
         for table in DERIVED:
             self.conn.execute(f"DELETE FROM {table}")  # noqa: S608 - a fixed table name
         self.conn.execute("DELETE FROM meta WHERE key='rank_filtered'")
-
-    def _cids(self, n: int) -> range:
-        if not self._next_cid:
-            self._next_cid = int(self.conn.execute("SELECT COALESCE(MAX(cid), 0) + 1 FROM copies").fetchone()[0])
-        first = self._next_cid
-        self._next_cid += n
-        return range(first, first + n)
 
     # -- changes -----------------------------------------------------------
     def reset_local(self) -> None:
@@ -369,20 +361,19 @@ class RankIndex:
         urls, members, custom = changes.urls, changes.members[1], changes.custom[1]
         days, spellings = changes.days, changes.spellings
         copies = []
-        cid = self._cids(sum(len(c) for _o, c, _r in files)).start
         for origin, file_copies, solos in files:
             key = _b(origin)
             for pos, ((_id, published, blob), rows) in enumerate(zip(file_copies, solos, strict=True)):
                 url, topics, day, custom_feeds, spelled, filtered = rows
                 ident = url[0]
-                copies.append((cid, ident, 0, key, pos, published, blob))
+                copies.append((ident, 0, key, pos, published, blob))
                 h = hash(ident) % _SEEN_BITS
                 if seen[h >> 3] & (1 << (h & 7)):
                     dirty.add(ident)
                 else:
                     seen[h >> 3] |= 1 << (h & 7)
                     r0, r1 = url[2], url[3]
-                    urls.append((ident, url[1], r0, r1, url[4], cid))
+                    urls.append(url)
                     for topic in topics:
                         members.append((topic, r0, r1, ident))
                         days[(topic, day)] += 1
@@ -392,8 +383,7 @@ class RankIndex:
                         spellings[spelling] += 1
                     changes.filtered += filtered
                     changes.count += 1
-                cid += 1
-        self.conn.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)", copies)
+        self.conn.executemany(_INSERT_COPY, copies)
         if changes.count >= FLUSH_EVERY:
             changes.flush(self.conn)
 
@@ -405,12 +395,11 @@ class RankIndex:
             self._dirty.update(row[0] for row in self.conn.execute(
                 "SELECT id FROM copies WHERE origin=?", (key,)))
         self.conn.execute("DELETE FROM copies WHERE origin=?", (key,))
-        rows = [(cid, _b(article_id), int(remote), key, pos, published, blob)
-                for cid, pos, (article_id, published, blob) in zip(self._cids(len(copies)), range(len(copies)),
-                                                                   copies, strict=True)]
-        self.conn.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        rows = [(_b(article_id), int(remote), key, pos, published, blob)
+                for pos, (article_id, published, blob) in enumerate(copies)]
+        self.conn.executemany(_INSERT_COPY, rows)
         if self._dirty is not None:
-            self._dirty.update(row[1] for row in rows)
+            self._dirty.update(row[0] for row in rows)
 
     def drop_origins(self, origins: Iterable[str]) -> None:
         for origin in origins:
@@ -434,11 +423,11 @@ class RankIndex:
             if self._dirty is not None:
                 self._dirty.add(ident)
             self.conn.execute("DELETE FROM copies WHERE cid=?", (cid,))
-        rows = [(cid, _b(s.id), 1, origin, pos, s.published, pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL))
-                for cid, ((origin, pos), s) in zip(self._cids(len(wanted)), wanted.items(), strict=True)]
-        self.conn.executemany("INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        rows = [(_b(s.id), 1, origin, pos, s.published, pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL))
+                for (origin, pos), s in wanted.items()]
+        self.conn.executemany(_INSERT_COPY, rows)
         if self._dirty is not None:
-            self._dirty.update(row[1] for row in rows)
+            self._dirty.update(row[0] for row in rows)
 
     def local_count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM copies WHERE remote = 0").fetchone()[0])
@@ -471,28 +460,27 @@ class RankIndex:
         self._set_meta("rank_latest", repr(latest))
         self._set_meta("rank_key", self._key)
 
-    def _state(self, ident: bytes, copies: list[tuple[int, bytes]]) -> UrlState:
-        state, winner = aggregate([pickle.loads(blob) for _cid, blob in copies], self.rules)  # noqa: S301
-        return state if winner is None else state._replace(src=copies[winner][0])
+    def _state(self, copies: Iterable[bytes]) -> UrlState:
+        return aggregate([pickle.loads(blob) for blob in copies], self.rules)  # noqa: S301 - our own state file
 
     def _rebuild_all(self) -> None:
         self._drop(_DERIVED_INDEXES)
         self._clear_derived()
         changes = _Changes()
         # A cursor of its own: ``changes.flush`` writes through the connection meanwhile.
-        rows = self.conn.cursor().execute("SELECT id, cid, summary FROM copies ORDER BY id, remote, origin, pos")
-        group: list[tuple[int, bytes]] = []
+        rows = self.conn.cursor().execute("SELECT id, summary FROM copies ORDER BY id, remote, origin, pos")
+        group: list[bytes] = []
         current = b""
-        for ident, cid, blob in rows:
+        for ident, blob in rows:
             if ident != current:
                 if group:
-                    changes.add(encode(self._state(current, group), _s(current), self.rules))
+                    changes.add(encode(self._state(group), _s(current), self.rules))
                     if changes.count >= FLUSH_EVERY:
                         changes.flush(self.conn, counts=False)
                 group, current = [], ident
-            group.append((cid, blob))
+            group.append(blob)
         if group:
-            changes.add(encode(self._state(current, group), _s(current), self.rules))
+            changes.add(encode(self._state(group), _s(current), self.rules))
         changes.flush(self.conn)
         self._create(_DERIVED_INDEXES)
 
@@ -501,9 +489,9 @@ class RankIndex:
         for ident in ids:
             row = self.conn.execute("SELECT * FROM urls WHERE id=?", (ident,)).fetchone()
             old = decode(row) if row else None
-            copies = self.conn.execute("SELECT cid, summary FROM copies WHERE id=? ORDER BY remote, origin, pos",
-                                       (ident,)).fetchall()
-            new = self._state(ident, copies) if copies else None
+            copies = [blob for (blob,) in self.conn.execute(
+                "SELECT summary FROM copies WHERE id=? ORDER BY remote, origin, pos", (ident,))]
+            new = self._state(copies) if copies else None
             if old != new:
                 article_id = _s(ident)
                 changes.replace(ident, encode(old, article_id, self.rules) if old else None,
@@ -532,10 +520,11 @@ class RankIndex:
     def filtered(self) -> int:
         return int(self._meta("rank_filtered") or 0)
 
-    def _picks(self, rows: Iterable[tuple[bytes, bytes]]) -> Iterator[Pick]:
-        for extra, item in rows:
-            topics = pickle.loads(extra)[2]  # noqa: S301 - our own state file
-            yield Pick(pickle.loads(item), topics)  # noqa: S301 - our own state file
+    def _picks(self, rows: Iterable[tuple[bytes]]) -> Iterator[Pick]:
+        make = Summary._make
+        for (extra,) in rows:
+            state = pickle.loads(extra)  # noqa: S301 - our own state file
+            yield Pick(make(state[6]), state[2])
 
     def result(self, max_items: int, *, archives: bool = False) -> Ranking:
         """The same :class:`Ranking` as :meth:`Ranker.result` for the same
@@ -548,8 +537,8 @@ class RankIndex:
         for topic_b, newest in conn.execute("SELECT topic, MAX(day) FROM days GROUP BY topic").fetchall():
             key = _s(topic_b)
             feeds[key] = tuple(self._picks(conn.execute(
-                "SELECT u.state, c.summary FROM members m JOIN urls u ON u.id = m.id "
-                "JOIN copies c ON c.cid = u.src WHERE m.topic=? ORDER BY m.r0, m.r1, m.id LIMIT ?",
+                "SELECT u.state FROM members m JOIN urls u ON u.id = m.id "
+                "WHERE m.topic=? ORDER BY m.r0, m.r1, m.id LIMIT ?",
                 (topic_b, max_items))))
             spellings = Counter({_s(name): n for name, n in conn.execute(
                 "SELECT name, n FROM spellings WHERE topic=?", (topic_b,))})
@@ -563,8 +552,7 @@ class RankIndex:
         return Ranking(
             topics=topics, feeds=feeds,
             all=tuple(self._picks(conn.execute(
-                "SELECT u.state, c.summary FROM urls u JOIN copies c ON c.cid = u.src "
-                "WHERE u.live = 1 ORDER BY u.r0, u.r1, u.id LIMIT ?", (max_items,)))),
+                "SELECT state FROM urls WHERE live = 1 ORDER BY r0, r1, id LIMIT ?", (max_items,)))),
             per_day=per_day,
             eligible=int(conn.execute("SELECT COUNT(*) FROM urls WHERE live = 1").fetchone()[0]),
             custom=custom_picks,
@@ -574,7 +562,7 @@ class RankIndex:
         """Every live article of ``topic`` by month, oldest first.  (All of
         them: what an archive needs, and why archives are opt-in.)"""
         picks = sorted(self._picks(self.conn.execute(
-            "SELECT u.state, c.summary FROM members m JOIN urls u ON u.id = m.id JOIN copies c ON c.cid = u.src "
+            "SELECT u.state FROM members m JOIN urls u ON u.id = m.id "
             "WHERE m.topic=?", (topic,))),
             key=lambda p: (p.item.published, p.item.id))
         grouped: dict[str, list[Pick]] = {}
@@ -589,8 +577,8 @@ class RankIndex:
 
         def ranked() -> Iterator[tuple[str, Summary]]:
             for pick in self._picks(self.conn.execute(
-                    "SELECT u.state, c.summary FROM custom_members m JOIN urls u ON u.id = m.id "
-                    "JOIN copies c ON c.cid = u.src WHERE m.feed=? ORDER BY m.r0, m.r1, m.id", (index,))):
+                    "SELECT u.state FROM custom_members m JOIN urls u ON u.id = m.id "
+                    "WHERE m.feed=? ORDER BY m.r0, m.r1, m.id", (index,))):
                 seen[pick.id] = pick
                 yield pick.id, pick.item
 
