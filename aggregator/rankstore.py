@@ -6,7 +6,7 @@ feed it every article on every run and hold a summary per URL meanwhile.
 :class:`RankIndex` keeps the same ranking as indexed rows of the state store:
 
 - ``copies``: one row per copy of an article (a file's article, a remote
-  item), keyed by URL first, so the copies of a URL are adjacent;
+  item): its URL, where it comes from and its pickled summary;
 - ``urls``: per URL what :func:`aggregate` made of its copies (the winning
   copy, its merged topics, its topic spellings...) and its rank key;
 - ``members`` and ``custom_members``: (feed, rank key, URL) per live URL and
@@ -17,8 +17,12 @@ feed it every article on every run and hold a summary per URL meanwhile.
 A run records the URLs its changes touch (files parsed or gone, remote
 items that changed, copies whose eligibility the clock changed) and
 re-aggregates those only.  New ranking settings, filters, custom feeds or
-program version rebuild it, streaming over ``copies`` in key order.  The
-outcome equals the in-memory ranker's (tests/test_rankstore.py).
+program version rebuild it, streaming over ``copies`` in URL order.  A cold
+build (every file parsed) takes a third way: the parse workers compute each
+article's rows as if its URL had no other copy (:func:`solo_rows`), the
+build only writes them, with the indexes dropped, and re-aggregates the URLs
+seen more than once.  The outcome equals the in-memory ranker's whichever
+way it was reached (tests/test_rankstore.py).
 
 Text that comes from input (URLs, paths, topic names) is stored as UTF-8
 with ``surrogatepass``: a lone surrogate from a YAML escape must not fail
