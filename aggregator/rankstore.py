@@ -217,7 +217,8 @@ def decode(row: Sequence[Any]) -> UrlState:
 def solo_rows(item: Summary, rules: Rules) -> tuple[Any, ...]:
     """The :class:`Rows` of a URL whose one copy is ``item`` (the usual
     case), as a plain tuple (3x cheaper to pickle)."""
-    return tuple(encode(aggregate((item,), _shared(rules)), item.id, rules))
+    rules = _shared(rules)
+    return tuple(encode(aggregate((item,), rules), item.id, rules))
 
 
 _RULES: dict[str, Rules] = {}
