@@ -34,6 +34,7 @@ class Report:
     feeds: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     dry_run: bool = False
+    hub: str | None = None  # the WebSub hub pinged, if any (its failures are not the inputs')
 
     @property
     def skipped(self) -> list[Problem]:
@@ -53,8 +54,13 @@ class Report:
 
     def summary(self) -> str:
         seconds = self.timings.get("total", 0.0)
+        # Each count where it belongs: a failing source or hub is not a
+        # failed article file (a cron reader would look for the wrong thing).
+        sources = {getattr(s, "url", None) for s in self.sources}
+        local = [p for p in self.problems if p.where not in sources and p.where != self.hub]
         parts = [f"{self.articles} articles from {self.files} files "
-                 f"({len(self.skipped)} skipped, {len(self.failed)} failed)"]
+                 f"({sum(p.kind == 'skipped' for p in local)} skipped, "
+                 f"{sum(p.kind == 'failed' for p in local)} failed)"]
         if self.sources:
             failed = sum(1 for s in self.sources if getattr(s, "status", "") in ("failed", "stale"))
             parts.append(f"{len(self.sources)} sources ({failed} failed)")
@@ -63,8 +69,10 @@ class Report:
             parts.append(f"{self.feeds} feeds{archives}: {len(self.written)} files written, "
                          f"{len(self.unchanged)} unchanged, "
                          f"{len(self.removed)} removed")
-        if self.pinged or self.pending:
-            parts.append(f"WebSub: {len(self.pinged)} pinged, {len(self.pending)} pending")
+        hub_failures = sum(1 for p in self.problems if p.where == self.hub and p.kind == "failed")
+        if self.pinged or self.pending or hub_failures:
+            parts.append(f"WebSub: {len(self.pinged)} pinged, {len(self.pending)} pending"
+                         + (f", {hub_failures} hub failures" if hub_failures else ""))
         parts.append(f"{seconds:.2f}s")
         return "; ".join(parts)
 

@@ -164,6 +164,7 @@ def announce(config: Config, store: Store, feeds: Sequence[PlannedFeed], report:
     if transport is not None and not isinstance(transport, httpx.BaseTransport):
         raise TypeError("a WebSub ping needs a sync httpx transport (httpx.MockTransport is both)")
     started = time.perf_counter()
+    report.hub = hub
     conn = store.conn
     ensure_schema(conn)
     published = self_urls(feeds)

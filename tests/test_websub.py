@@ -225,6 +225,10 @@ def test_a_failing_hub_is_reported_and_its_pings_are_sent_next_run(project: Proj
     assert sorted(url for p in failures for url in feed_urls(project) if f"(feed {url})" in p["reason"]) \
         == feed_urls(project)
     assert report["websub"]["pinged"] == [] and report["websub"]["pending"] == feed_urls(project)
+    # The summary line tells the hub's failures apart from the article files'.
+    summary = project.run().stdout
+    assert "3 articles from 3 files (0 skipped, 0 failed)" in summary, summary
+    assert f"WebSub: 0 pinged, {len(feed_urls(project))} pending, " in summary and "hub failures" in summary
 
     hub.status = 204  # healthy again: nothing changed, but the pending pings are sent
     hub.clear()
