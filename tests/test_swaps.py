@@ -55,3 +55,26 @@ def test_an_edited_file_is_read_on_the_next_run(project: Project) -> None:
     new.replace(path)
     assert project.run("-q").returncode == 0
     assert "Second" in (project.out / "all.json").read_text("utf-8")
+
+
+def test_a_file_that_grew_since_it_was_found_is_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    path.write_text(article("A", "https://example.org/a"), "utf-8")
+    (found,) = _found(tmp_path)
+    # Appended to in place (same inode) after discovery: read to the end, not to the old size.
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("Body " * 30000 + "THE END\n")
+    result = read_and_parse(found, ParseOptions())
+    assert [a.title for a in result.articles] == ["A"]
+    assert "THE END" in (result.articles[0].content_html or "")
+
+
+def test_the_size_cap_holds_whatever_the_size_found(tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    path.write_text(article("A", "https://example.org/a"), "utf-8")
+    (found,) = _found(tmp_path)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("x" * 5000)
+    result = read_and_parse(found, ParseOptions(), max_bytes=1000)
+    assert result.articles == ()
+    assert [p.reason for p in result.problems] == ["file larger than 1000 bytes"]
