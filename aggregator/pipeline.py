@@ -7,6 +7,7 @@ the HTTP transport; nothing here reads the environment.
 
 from __future__ import annotations
 
+import pickle
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from .output import StagedWrites, fsync_dirs, remove_file, remove_stale_temps
 from .publish import (
     Loader,
     PlannedFeed,
+    RawLoader,
     RenderJob,
     load_job,
     manifest_entry,
@@ -117,13 +119,19 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
     def load(origin: str, article_id: str) -> Article | None:
         return remote.get((origin, article_id)) or store.load_article(origin, article_id)
 
+    def load_raw(origin: str, article_id: str) -> bytes | None:
+        article = remote.get((origin, article_id))
+        if article is not None:
+            return pickle.dumps(article, protocol=pickle.HIGHEST_PROTOCOL)
+        return store.result_blob(origin)
+
     feeds = plan_feeds(config, ranking)
     report.feeds = sum(1 for f in feeds if f.info.kind != "archive")
     report.archives = len(feeds) - report.feeds
     report.timings["rank"] = time.perf_counter() - mark
     if not dry_run:
         mark = time.perf_counter()
-        _write(config, store, feeds, load, report, executor, progress)
+        _write(config, store, feeds, load, load_raw, report, executor, progress)
         report.timings["write"] = time.perf_counter() - mark
         if config.websub.hub:  # after _write: a failing hub never blocks removals
             from .websub import announce
@@ -174,8 +182,8 @@ def _collect_remote(config: Config, store: Store, now: datetime, offline: bool, 
     return found
 
 
-def _write(config: Config, store: Store, feeds: list[PlannedFeed], load: Loader, report: Report,
-           executor: Executor, progress: Progress | None) -> None:
+def _write(config: Config, store: Store, feeds: list[PlannedFeed], load: Loader, load_raw: RawLoader,
+           report: Report, executor: Executor, progress: Progress | None) -> None:
     """Render and write every feed whose digest changed (or whose file is
     missing), then the listings; remove what is no longer published."""
     out = config.output_dir
@@ -204,7 +212,7 @@ def _write(config: Config, store: Store, feeds: list[PlannedFeed], load: Loader,
                      if digests.get(path) != feed.digest or not (out / path).is_file()]
             report.unchanged.extend(path for fmt, path in feed.info.files if fmt not in stale)
             if stale:
-                job = load_job(feed, load, stale)
+                job = load_job(feed, load_raw, stale)
                 digest_of.update((path, feed.digest) for _fmt, path in job.files)
                 yield job
             elif progress:

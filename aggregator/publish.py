@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +41,8 @@ from .writers.opml import render_opml
 NEWEST = 5
 MANIFEST = "index.json"
 Loader = Callable[[str, str], Article | None]  # (origin, id) -> article
+# (origin, id) -> the pickled Article, or the pickled ParseResult holding it
+RawLoader = Callable[[str, str], bytes | None]
 
 
 @dataclass(frozen=True)
@@ -134,21 +137,40 @@ def load_items(feed: PlannedFeed, load: Loader, limit: int | None = None) -> tup
 
 @dataclass(frozen=True)
 class RenderJob:
-    """A loaded feed document and the files to render from it: pure data,
-    so jobs can run on the executor's workers."""
+    """A feed document and the files to render from it: pure data, so jobs
+    can run on the executor's workers.  The items travel still pickled, as
+    the state store holds them (``raw``): the worker unpickles them, so the
+    build process neither unpickles nor pickles again every article it
+    sends (the build process is what the render workers wait on)."""
 
-    doc: FeedDoc
+    doc: FeedDoc  # without items
     files: tuple[tuple[str, str], ...]  # (format, path)
+    raw: tuple[tuple[bytes, str, tuple[str, ...]], ...] = ()  # per item: pickled Article or ParseResult, id, names
 
 
 def render_job(job: RenderJob) -> list[tuple[str, bytes]]:
     """(path, bytes) of each of the job's files."""
-    return [(path, FORMATS[fmt].render(job.doc)) for fmt, path in job.files]
+    doc = dataclasses.replace(job.doc, items=_items(job.raw)) if job.raw else job.doc
+    return [(path, FORMATS[fmt].render(doc)) for fmt, path in job.files]
 
 
-def load_job(feed: PlannedFeed, load: Loader, formats: Sequence[str] | None = None) -> RenderJob:
-    doc = dataclasses.replace(feed.doc, items=load_items(feed, load))
-    return RenderJob(doc, tuple((fmt, path) for fmt, path in feed.info.files if formats is None or fmt in formats))
+def _items(raw: Sequence[tuple[bytes, str, tuple[str, ...]]]) -> tuple[Article, ...]:
+    found = []
+    for blob, article_id, names in raw:
+        loaded = pickle.loads(blob)  # noqa: S301 - from our own state store or this run's fetch
+        articles = (loaded,) if isinstance(loaded, Article) else loaded.articles
+        article = next((a for a in articles if a.id == article_id), None)
+        if article is not None:  # else it vanished mid-run: left out
+            found.append(dataclasses.replace(article, topics=names))
+    return tuple(found)
+
+
+def load_job(feed: PlannedFeed, load: RawLoader, formats: Sequence[str] | None = None) -> RenderJob:
+    """``feed``'s render job: its items as ``load`` returns them, pickled."""
+    raw = tuple((blob, pick.id, names) for pick, names in zip(feed.picks, feed.names, strict=True)
+                if (blob := load(pick.origin, pick.id)) is not None)
+    return RenderJob(feed.doc, tuple((fmt, path) for fmt, path in feed.info.files if formats is None or fmt in formats),
+                     raw)
 
 
 def with_newest(info: FeedInfo, feed: PlannedFeed, load: Loader) -> FeedInfo:

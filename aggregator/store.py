@@ -81,9 +81,14 @@ class Store:
         yield from self.conn.execute("SELECT path, problems FROM parsed WHERE fingerprint=? AND problems IS NOT NULL",
                                      (fingerprint,))
 
-    def load_result(self, path: str) -> ParseResult | None:
+    def result_blob(self, path: str) -> bytes | None:
+        """The pickled :class:`ParseResult` of ``path``, as cached."""
         row = self.conn.execute("SELECT result FROM results WHERE path=?", (path,)).fetchone()
-        return None if row is None else pickle.loads(row[0])  # noqa: S301 - our own state file
+        return None if row is None else bytes(row[0])
+
+    def load_result(self, path: str) -> ParseResult | None:
+        blob = self.result_blob(path)
+        return None if blob is None else pickle.loads(blob)  # noqa: S301 - our own state file
 
     def load_article(self, path: str, article_id: str) -> Article | None:
         result = self.load_result(path)
