@@ -9,6 +9,7 @@ warning and never stops the article.  ``secured`` is never read.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 from collections.abc import Mapping
@@ -82,7 +83,7 @@ def build_article(fields: Mapping[str, Any], body: str, path: str, options: Pars
         published=published,
         origin=path,
         summary=_decoded(_text(fields, "excerpt", SUMMARY_MAX, warnings, single_line=False)),
-        content_html=_body(body, path, url),
+        body_source=_body_source(body, path, url),
         updated=_optional_date(fields, "updatedDateTime", warnings),
         topics=_names(fields.get("topics"), "topics", options.max_topics, warnings),
         tags=_names(fields.get("tags"), "tags", MAX_TAGS, warnings),
@@ -283,13 +284,22 @@ def _featured(value: object, base: str) -> str | None:
     return sanitize_embed(value[:MAX_BODY], base) or None
 
 
-def _body(body: str, path: str, base: str) -> str | None:
+def _body_source(body: str, path: str, base: str) -> tuple[str, str, bool] | None:
     if not body.strip():
         return None
     body = body[:MAX_BODY]
-    if not path.lower().endswith(HTML_SUFFIXES) and not body.lstrip().startswith("<"):
-        body = gfm_to_html(body)
-    return sanitize_html(body, base) or None
+    markdown = not path.lower().endswith(HTML_SUFFIXES) and not body.lstrip().startswith("<")
+    return (body, base, markdown)
+
+
+def with_content(article: Article) -> Article:
+    """``article`` with its body rendered (Markdown) and sanitised into
+    ``content_html``: done when it is published, not when it is parsed."""
+    if article.body_source is None:
+        return article
+    body, base, markdown = article.body_source
+    html = sanitize_html(gfm_to_html(body) if markdown else body, base) or None
+    return dataclasses.replace(article, content_html=html, body_source=None)
 
 
 def _short(value: object) -> str:

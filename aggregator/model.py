@@ -68,6 +68,11 @@ class Article(_Compact):
     every output format.  ``url`` is the link published to readers.
     ``content_html`` and ``featured_html`` are already sanitised; ``title``
     and ``summary`` are plain text already stripped of XML-illegal characters.
+    A local article's body is kept as written in ``body_source`` (text, base
+    URL, whether it is Markdown) until it is published:
+    :func:`aggregator.articles.with_content` renders and sanitises it into
+    ``content_html`` then (most parsed articles are never published, and
+    rendering a body costs more than parsing its front matter).
     ``quality`` is ``None`` when the input carried none: the ranker applies
     the configured default, so changing that default does not invalidate
     cached articles.
@@ -94,6 +99,7 @@ class Article(_Compact):
     image: Image | None = None
     related: tuple[Related, ...] = ()
     featured_html: str | None = None
+    body_source: tuple[str, str, bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .articles import with_content
 from .codeid import code_id
 from .config import Config
 from .model import Article, FeedInfo, feed_anchor
@@ -131,7 +132,7 @@ def load_items(feed: PlannedFeed, load: Loader, limit: int | None = None) -> tup
     for pick, names in list(zip(feed.picks, feed.names, strict=True))[:limit]:
         article = load(pick.origin, pick.id)
         if article is not None:
-            found.append(dataclasses.replace(article, topics=names))
+            found.append(dataclasses.replace(with_content(article), topics=names))
     return tuple(found)
 
 
@@ -161,7 +162,7 @@ def _items(raw: Sequence[tuple[bytes, str, tuple[str, ...]]]) -> tuple[Article, 
         articles = (loaded,) if isinstance(loaded, Article) else loaded.articles
         article = next((a for a in articles if a.id == article_id), None)
         if article is not None:  # else it vanished mid-run: left out
-            found.append(dataclasses.replace(article, topics=names))
+            found.append(dataclasses.replace(with_content(article), topics=names))
     return tuple(found)
 
 

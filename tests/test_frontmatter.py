@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aggregator.articles import ParseOptions, parse_article
+from aggregator.articles import ParseOptions, parse_article, with_content
 from aggregator.frontmatter import FrontMatterError, block_depth, decode, flow_depth, parse_yaml, split
 from aggregator.model import ParseResult
 
@@ -47,7 +47,7 @@ def test_dashes_inside_the_body_are_content() -> None:
     front, body = split(decode(data))
     assert front == HEAD
     assert body == "before\n\n---\n\nafter ---\n---\nend\n"
-    html = _one(data, "pyyaml").content_html or ""
+    html = with_content(_one(data, "pyyaml")).content_html or ""
     assert "before" in html and "after" in html and "end" in html
 
 
