@@ -539,6 +539,7 @@ class RankIndex:
         feeds: dict[str, tuple[Pick, ...]] = {}
         per_day: dict[str, tuple[int, ...]] = {}
         months: dict[str, dict[str, tuple[Pick, ...]]] = {}
+        shared: dict[bytes, Pick] = {}  # archives: one Pick per URL, however many topics list it
         for topic_b, newest in conn.execute("SELECT topic, MAX(day) FROM days GROUP BY topic").fetchall():
             key = _s(topic_b)
             feeds[key] = tuple(self._picks(conn.execute(
@@ -552,7 +553,7 @@ class RankIndex:
                                                (topic_b, newest - 30))))
             per_day[key] = day_window(counts)
             if archives:
-                months[key] = self._months(topic_b)
+                months[key] = self._months(topic_b, shared)
         custom_picks = tuple(self._custom(i, feed, max_items) for i, feed in enumerate(self.rules.custom))
         return Ranking(
             topics=topics, feeds=feeds,
@@ -563,13 +564,24 @@ class RankIndex:
             custom=custom_picks,
             archives=months)
 
-    def _months(self, topic: bytes) -> dict[str, tuple[Pick, ...]]:
+    def _months(self, topic: bytes, shared: dict[bytes, Pick]) -> dict[str, tuple[Pick, ...]]:
         """Every live article of ``topic`` by month, oldest first.  (All of
-        them: what an archive needs, and why archives are opt-in.)"""
-        picks = sorted(self._picks(self.conn.execute(
-            "SELECT u.state FROM members m JOIN urls u ON u.id = m.id "
-            "WHERE m.topic=?", (topic,))),
-            key=lambda p: (p.item.published, p.item.id))
+        them: what an archive needs, and why archives are opt-in.)  ``shared``
+        holds the picks already read for other topics: an article listed
+        under three topics is one object, not three."""
+        picks = []
+        for ident, extra in self.conn.execute(
+                "SELECT u.id, u.state FROM members m JOIN urls u ON u.id = m.id WHERE m.topic=?", (topic,)):
+            pick = shared.get(ident)
+            if pick is None:
+                full = next(self._picks(((extra,),)))
+                # What publishing needs of an archived item (as the in-memory
+                # ranker keeps without custom feeds): a third of the memory.
+                item = full.item
+                slim = Summary(item.id, item.origin, item.published, item.updated, item.title, item.digest)
+                pick = shared[ident] = Pick(slim, full.topic_keys)
+            picks.append(pick)
+        picks.sort(key=lambda p: (p.item.published, p.item.id))
         grouped: dict[str, list[Pick]] = {}
         for pick in picks:
             grouped.setdefault(month_of(pick.item.published), []).append(pick)
