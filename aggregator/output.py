@@ -21,13 +21,16 @@ from .errors import WriteError
 TEMP_PREFIX = ".tmp-aggregator-"
 
 
-def confined(root: Path, relative: str) -> Path:
+def confined(root: Path, relative: str, *, resolved_root: str | None = None) -> Path:
     """``root / relative``, refusing anything that would land outside
-    ``root`` (absolute paths, ``..``, symlinked folders)."""
-    target = (root / relative).resolve()
-    if not target.is_relative_to(root.resolve()) or target == root.resolve():
+    ``root`` (absolute paths, ``..``, symlinked folders).  ``resolved_root``:
+    ``root`` already resolved (by a caller that writes many files: resolving
+    a path walks every component in Python)."""
+    base = resolved_root or os.path.realpath(root)
+    target = os.path.realpath(os.path.join(base, relative))
+    if target == base or os.path.commonpath((base, target)) != base:
         raise WriteError(f"{relative}: refusing to write outside {root}")
-    return target
+    return Path(target)
 
 
 class StagedWrites:
@@ -45,13 +48,14 @@ class StagedWrites:
 
     def __init__(self, root: Path):
         self.root = root
+        self._resolved = os.path.realpath(root)
         self._pending: list[tuple[str, Path]] = []  # (temporary, final path)
         self.written: list[str] = []
 
     def stage(self, relative: str, data: bytes) -> bool:
         """Stage ``data`` for ``root/relative``; False when the file already
         holds exactly these bytes (it is then left alone)."""
-        path = confined(self.root, relative)
+        path = confined(self.root, relative, resolved_root=self._resolved)
         try:
             if path.stat().st_size == len(data) and path.read_bytes() == data:
                 return False
