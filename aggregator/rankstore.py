@@ -428,8 +428,8 @@ class RankIndex:
             if self._dirty is not None:
                 self._dirty.add(ident)
             self.conn.execute("DELETE FROM copies WHERE cid=?", (cid,))
-        rows = [(_b(s.id), 1, origin, pos, s.published, pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL))
-                for (origin, pos), s in wanted.items()]
+        rows = [(_b(article_id), 1, origin, pos, published, blob)
+                for (origin, pos), s in wanted.items() for article_id, published, blob in (copy_of(s),)]
         self.conn.executemany(_INSERT_COPY, rows)
         if self._dirty is not None:
             self._dirty.update(row[0] for row in rows)

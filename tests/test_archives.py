@@ -352,13 +352,19 @@ def test_changing_a_recent_article_rewrites_its_month_and_live_feeds(project: Pr
     assert touched(project.out, before) == containing | changed
 
 
-def test_a_new_newest_month_moves_the_live_feeds_prev_archive(project: Project) -> None:
+def added_after_a_build(project: Project, item: Item) -> tuple[dict[str, tuple[int, int]], dict[str, Any]]:
+    """Build the site, stamp its files old, add ``item`` and build again:
+    (the stamps, the second build's report)."""
     setup_site(project)
     build_with_report(project)
     before = stamp_old(project.out)
+    project.add(f"{item.name}.md", item.text())
+    return before, build_with_report(project)
+
+
+def test_a_new_newest_month_moves_the_live_feeds_prev_archive(project: Project) -> None:
     new = Item("feb25", "2025-02-01T00:00:00Z")
-    project.add(f"{new.name}.md", new.text())
-    report = build_with_report(project)
+    before, report = added_after_a_build(project, new)
     written = set(report["outputs"]["written"])
     assert files_of("archive/ai/2025-02", "ai", "all") <= written
     assert written - files_of("archive/ai/2025-02", "ai", "all") <= {"index.json", "index.html", "index.opml"}
@@ -409,12 +415,8 @@ def test_emptying_the_newest_month_relinks_the_live_feed(project: Project) -> No
 
 
 def test_filling_a_gap_month_rewrites_only_the_month_after_it(project: Project) -> None:
-    setup_site(project)
-    build_with_report(project)
-    before = stamp_old(project.out)
     march = Item("mar-ai", "2024-03-15T12:00:00Z")
-    project.add(f"{march.name}.md", march.text())
-    report = build_with_report(project)
+    before, report = added_after_a_build(project, march)
     # The new month, April (its prev-archive moves to March) and the manifest; no live feed shows March.
     expected = files_of("archive/ai/2024-03", "archive/ai/2024-04") | {"index.json"}
     assert set(report["outputs"]["written"]) == expected
