@@ -292,14 +292,15 @@ def _body_source(body: str, path: str, base: str) -> tuple[str, str, bool] | Non
     return (body, base, markdown)
 
 
-def with_content(article: Article) -> Article:
+def with_content(article: Article, **changes: Any) -> Article:
     """``article`` with its body rendered (Markdown) and sanitised into
-    ``content_html``: done when it is published, not when it is parsed."""
-    if article.body_source is None:
-        return article
-    body, base, markdown = article.body_source
-    html = sanitize_html(gfm_to_html(body) if markdown else body, base) or None
-    return dataclasses.replace(article, content_html=html, body_source=None)
+    ``content_html``: done when it is published, not when it is parsed.
+    ``changes``: other fields to replace at the same time (one copy)."""
+    if article.body_source is not None:
+        body, base, markdown = article.body_source
+        changes["content_html"] = sanitize_html(gfm_to_html(body) if markdown else body, base) or None
+        changes["body_source"] = None
+    return dataclasses.replace(article, **changes) if changes else article
 
 
 def _short(value: object) -> str:

@@ -13,8 +13,9 @@ import os
 import pickle
 import stat
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import astuple, dataclass
+from itertools import islice
 from typing import Any, NamedTuple
 
 from .articles import ParseOptions, parse_article
@@ -126,38 +127,47 @@ class CollectStats:
     parsed: int = 0  # read and parsed this run (the rest came from the cache)
 
 
-def collect_local(files: list[Found], store: Store, index: RankIndex, executor: Executor, options: ParseOptions,
-                  version: str, *, max_bytes: int = MAX_FILE_BYTES, stats: CollectStats | None = None,
+def collect_local(files: Iterable[Found], store: Store, index: RankIndex, executor: Executor,
+                  options: ParseOptions, version: str, *, max_bytes: int = MAX_FILE_BYTES,
+                  stats: CollectStats | None = None,
                   progress: Callable[[int], None] | None = None) -> Iterator[tuple[str, tuple[Problem, ...]]]:
     """Bring the parse cache and the ranking's copies (``index``) up to date
     with ``files``: unchanged files are not read; the others are parsed on
     ``executor`` and cached.  Yields ``(path, problems)`` of every file
     with problems.  Full articles stay in the store
-    (:meth:`Store.load_article`)."""
+    (:meth:`Store.load_article`).
+
+    With nothing cached for these settings every file is parsed, and
+    ``files`` is consumed lazily: a walk of the folders that is still going
+    on keeps the workers busy from its first batch."""
     stats = stats if stats is not None else CollectStats()
-    stats.files = len(files)
     fp = fingerprint(options, version)
     cold = not store.has_cache(fp)
+    unchanged: set[str] = set()
+    gone: list[str] = []
+    fresh: Iterable[Found]
     if cold:
         index.reset_local()  # every file is parsed again: no copy to compare with
-    cached = {} if cold else store.cached(fp)
-    fresh: list[Found] = []
-    unchanged: set[str] = set()
-    for found in files:
-        if cached.get(found.path) == found.stat:
-            unchanged.add(found.path)
-        else:
-            fresh.append(found)
-    stats.parsed = len(fresh)
-    gone = [p for p in cached if p not in unchanged]
-    if gone:  # changed files are not gone
-        fresh_paths = {f.path for f in fresh}
-        gone = [p for p in gone if p not in fresh_paths]
-    del cached  # 100,000 paths and stats: not needed while parsing
+        fresh = files
+    else:
+        cached = store.cached(fp)
+        fresh = []
+        for found in files:
+            if cached.get(found.path) == found.stat:
+                unchanged.add(found.path)
+            else:
+                fresh.append(found)
+        gone = [p for p in cached if p not in unchanged]
+        if gone:  # changed files are not gone
+            fresh_paths = {f.path for f in fresh}
+            gone = [p for p in gone if p not in fresh_paths]
+        del cached  # 100,000 paths and stats: not needed while parsing
     rules = index.rules if cold else None
-    batches = [_Batch(tuple(fresh[i:i + BATCH]), options, max_bytes, rules) for i in range(0, len(fresh), BATCH)]
+    chunks = iter(fresh)
+    batches = (_Batch(chunk, options, max_bytes, rules) for chunk in iter(lambda: tuple(islice(chunks, BATCH)), ()))
     failed: list[str] = []
     for batch_result in executor.map(parse_batch, batches):
+        stats.parsed += len(batch_result)
         store.save_parsed([(p.found.path, p.found.stat, p.problems, p.result) for p in batch_result if p.cacheable],
                           fp)
         if cold:
@@ -172,6 +182,7 @@ def collect_local(files: list[Found], store: Store, index: RankIndex, executor: 
                 progress(1)
             if parsed.problems is not None:
                 yield path, pickle.loads(parsed.problems)  # noqa: S301 - made by our own worker
+    stats.files = stats.parsed + len(unchanged)
     if progress and unchanged:
         progress(len(unchanged))
     for path, blob in store.problems(fp):

@@ -37,15 +37,26 @@ class Found(NamedTuple):
 def discover(folders: tuple[ArticleFolder, ...], root: Path) -> tuple[list[Found], list[Problem]]:
     """Every article file under the configured folders, sorted by path."""
     problems: list[Problem] = []
-    items: list[Found] = []
-    for folder in folders:
-        items.extend(_entries(folder, root, problems))
+    # Tuples sort by path first, and paths are unique: no key needed.
+    items = sorted(find(folders, root, problems))
+    return items, problems
+
+
+def find(folders: tuple[ArticleFolder, ...], root: Path, problems: list[Problem]) -> Iterator[Found]:
+    """Every article file under the configured folders as the walk finds
+    them (a folder's files in name order, subfolders depth first), each
+    once; what cannot be taken goes to ``problems``.  Lazy, so a build
+    that parses every file can start parsing with the first folder."""
+    if len(folders) == 1 and not _GLOB_CHARS & set(folders[0].path):
+        yield from _entries(folders[0], root, problems)
+        return
     # A file found twice (overlapping folders or globs) is one article file.
-    # Tuples sort by path first, and paths are unique then: no key needed.
-    unique = list({item.path: item for item in reversed(items)}.values()) if len(folders) > 1 or any(
-        _GLOB_CHARS & set(f.path) for f in folders) else items
-    unique.sort()
-    return unique, problems
+    seen: set[str] = set()
+    for folder in folders:
+        for item in _entries(folder, root, problems):
+            if item.path not in seen:
+                seen.add(item.path)
+                yield item
 
 
 def _entries(folder: ArticleFolder, root: Path, problems: list[Problem]) -> Iterator[Found]:

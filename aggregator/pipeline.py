@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pickle
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,16 +18,18 @@ from .articles import ParseOptions
 from .codeid import code_id
 from .collect import CollectStats, collect_local, fingerprint
 from .config import Config
-from .discover import discover
+from .discover import Found, discover, find
 from .executor import Executor, SerialExecutor
 from .lock import run_lock
-from .model import Article, summarize
+from .model import Article, Problem, summarize
 from .output import StagedWrites, fsync_dirs, remove_file, remove_stale_temps
 from .publish import (
+    LISTINGS,
     Loader,
     PlannedFeed,
     RawLoader,
     RenderJob,
+    listings_digest,
     load_job,
     manifest_entry,
     plan_feeds,
@@ -83,26 +85,39 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
     report = Report(dry_run=dry_run)
     options, version = parse_options(config), code_id()
     index = RankIndex(store.conn, Rules(config.ranking, config.filters, now, config.custom_feeds), version)
-    warm = getattr(executor, "warm", None)
-    if warm is not None and not dry_run and not store.has_cache(fingerprint(options, version)):
-        warm()  # everything will be parsed: start the workers while finding the files
-    files, problems = discover(config.article_folders(), config.root)
-    key = None
-    if not dry_run and not config.sources:
-        key = uptodate.inputs_key(repr(config), version, files, problems)
-        replayed = _replay(config, store, key, now)
-        if replayed is not None:
-            replayed.timings["total"] = time.perf_counter() - started
-            return replayed
-    report.problems.extend(problems)
+    folders = config.article_folders()
     stats = CollectStats()
-    count = len(files)
+    found: list[Found] = []
+    problems: list[Problem] = []
+    key = None
+    count: int | None = None  # files to parse, when known in advance
+    if store.has_cache(fingerprint(options, version)):
+        files: Iterable[Found] = found
+        found[:], problems[:] = discover(folders, config.root)
+        count = len(found)
+        if not dry_run and not config.sources:
+            key = uptodate.inputs_key(repr(config), version, found, problems)
+            replayed = _replay(config, store, key, now)
+            if replayed is not None:
+                replayed.timings["total"] = time.perf_counter() - started
+                return replayed
+    else:
+        # Nothing cached: every file is parsed, starting with the first
+        # folder listed while the walk goes on (no earlier run to replay).
+        warm = getattr(executor, "warm", None)
+        if warm is not None and not dry_run:
+            warm()  # start the workers while the first files are found
+        files = _recorded(find(folders, config.root, problems), found)
     tick = (lambda n: progress("parse", n, count)) if progress else None
     for _path, file_problems in collect_local(
             files, store, index, executor, options, version,
             max_bytes=config.parse.max_file_bytes, stats=stats, progress=tick):
         report.problems.extend(file_problems)
-    del files  # the store has what ranking needs; keep memory flat for rendering
+    report.problems.extend(problems)
+    if key is None and not dry_run and not config.sources:
+        found.sort()
+        key = uptodate.inputs_key(repr(config), version, found, problems)
+    del files, found  # the store has what ranking needs; keep memory flat for rendering
     report.files, report.parsed = stats.files, stats.parsed
     report.articles = index.local_count()
     report.timings["collect"] = time.perf_counter() - started
@@ -143,6 +158,12 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
             uptodate.save(store.conn, key, now.timestamp(), due, report)
     report.timings["total"] = time.perf_counter() - started
     return report
+
+
+def _recorded(files: Iterator[Found], into: list[Found]) -> Iterator[Found]:
+    for found in files:
+        into.append(found)
+        yield found
 
 
 def _replay(config: Config, store: Store, key: str, now: datetime) -> Report | None:
@@ -227,11 +248,16 @@ def _write(config: Config, store: Store, feeds: list[PlannedFeed], load: Loader,
                 store.set_output_digest(path, digest_of.pop(path))
             if progress:
                 progress("write", 1, total)
-        infos = [with_newest(f.info, f, load) if f.info.kind != "archive" else f.info for f in feeds]
-        for relative, data in render_listings(config, infos, list(kept.values())).items():
-            put(relative, data)
-            if progress:
-                progress("write", 1, total)
+        listed = listings_digest(config, feeds, list(kept.values()))
+        if all(digests.get(path) == listed and (out / path).is_file() for path in LISTINGS):
+            report.unchanged.extend(LISTINGS)  # the usual incremental run: no feed listed differently
+        else:
+            infos = [with_newest(f.info, f, load) if f.info.kind != "archive" else f.info for f in feeds]
+            for relative, data in render_listings(config, infos, list(kept.values())).items():
+                put(relative, data)
+                store.set_output_digest(relative, listed)
+        if progress:
+            progress("write", len(LISTINGS), total)
         staged.commit()
     except BaseException:
         staged.abandon()  # no temporary files left behind

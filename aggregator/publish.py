@@ -126,13 +126,15 @@ def _digest(doc: FeedDoc, picks: Sequence[Pick], names: Sequence[tuple[str, ...]
 
 
 def load_items(feed: PlannedFeed, load: Loader, limit: int | None = None) -> tuple[Article, ...]:
-    """The feed's articles (with merged topics), in feed order.  An article
-    that cannot be loaded any more is left out (it vanished mid-run)."""
+    """The feed's first ``limit`` articles (with merged topics), in feed
+    order, as the listings show them: bodies are not rendered (listings
+    show none).  An article that cannot be loaded any more is left out (it
+    vanished mid-run)."""
     found = []
     for pick, names in list(zip(feed.picks, feed.names, strict=True))[:limit]:
         article = load(pick.origin, pick.id)
         if article is not None:
-            found.append(dataclasses.replace(with_content(article), topics=names))
+            found.append(dataclasses.replace(article, topics=names))
     return tuple(found)
 
 
@@ -162,7 +164,7 @@ def _items(raw: Sequence[tuple[bytes, str, tuple[str, ...]]]) -> tuple[Article, 
         articles = (loaded,) if isinstance(loaded, Article) else loaded.articles
         article = next((a for a in articles if a.id == article_id), None)
         if article is not None:  # else it vanished mid-run: left out
-            found.append(dataclasses.replace(with_content(article), topics=names))
+            found.append(with_content(article, topics=names))
     return tuple(found)
 
 
@@ -176,6 +178,19 @@ def load_job(feed: PlannedFeed, load: RawLoader, formats: Sequence[str] | None =
 
 def with_newest(info: FeedInfo, feed: PlannedFeed, load: Loader) -> FeedInfo:
     return dataclasses.replace(info, newest=load_items(feed, load, NEWEST))
+
+
+LISTINGS = ("index.opml", "index.html", MANIFEST)
+
+
+def listings_digest(config: Config, feeds: Sequence[PlannedFeed], kept: Sequence[dict[str, Any]]) -> str:
+    """Changes whenever any byte of the listings (:func:`render_listings`)
+    could: the program version, the site settings, every feed's listing
+    and digest (which covers its newest items) and the entries kept."""
+    h = hashlib.sha256(repr((code_id(), config.site, kept)).encode("utf-8", "surrogatepass"))
+    for feed in feeds:
+        h.update(repr((feed.info, feed.digest)).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()[:32]
 
 
 def render_listings(config: Config, infos: list[FeedInfo],

@@ -40,6 +40,9 @@ class Store:
         # commits of a run are fsynced, so a power cut cannot corrupt it.
         self.conn.execute("PRAGMA journal_mode=DELETE")
         self.conn.execute("PRAGMA synchronous=FULL")
+        # Helper threads for SQLite's sorter: a cold build creates its
+        # ranking indexes while the parse workers have nothing to do.
+        self.conn.execute("PRAGMA threads=2")
         self._migrate()
         self.conn.execute("BEGIN")
 

@@ -22,6 +22,7 @@ import json
 import math
 import sqlite3
 import sys
+from array import array
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,7 +49,11 @@ def inputs_key(config_repr: str, version: str, files: Sequence[Found], problems:
     h = hashlib.blake2b(digest_size=16)
     # The interpreter too: the parse cache is keyed on it, so must this be.
     h.update(f"{version}\0{sys.version}\0{config_repr}\0".encode("utf-8", "surrogatepass"))
-    h.update("\n".join(f"{f.path}\0{f.stat}" for f in files).encode("utf-8", "surrogatepass"))
+    # Paths (never containing NUL), then the stats as fixed-width integers:
+    # twice as fast as formatting 100,000 tuples, and as unambiguous.
+    h.update("\0".join([f.path for f in files]).encode("utf-8", "surrogatepass"))
+    h.update(array("q", [n for f in files for n in f.stat[:2]]).tobytes())  # size, mtime_ns (may be < 0)
+    h.update(array("Q", [f.stat[2] for f in files]).tobytes())  # inode: unsigned 64-bit
     h.update(repr(sorted((p.where, p.reason, p.kind) for p in problems)).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 

@@ -27,7 +27,7 @@ from specs import check_output_folder
 from support import NOW, Project, article, build_with_report, stamp_old, touched
 
 import aggregator
-from aggregator import load_config
+from aggregator import load_config, pipeline
 from aggregator.pipeline import build
 from aggregator.report import Report
 from aggregator.writers import formats
@@ -143,6 +143,27 @@ def test_renaming_an_article_rereads_it_and_rewrites_nothing(project: Project) -
     assert report.written == []  # local paths are not published: same bytes
     assert touched(project.out, before) == set()
     assert snapshot(project.out) == files
+
+
+def test_the_listings_are_rendered_only_when_a_feed_changes(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    setup_site(project)
+    run_api(project)
+    files = snapshot(project.out)
+    calls: list[int] = []
+    real = pipeline.render_listings
+    monkeypatch.setattr(pipeline, "render_listings", lambda *a, **k: calls.append(1) or real(*a, **k))
+    path = project.articles / "ai-3.md"
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    report = run_api(project)
+    assert report.parsed == 1 and calls == []  # read again, same article: no feed and no listing changed
+    project.add("space-2.md", text("space-2", "A brand new title"))
+    report = run_api(project)
+    assert len(calls) == 1 and "index.html" in report.written  # a newest item of a feed changed
+    (project.out / "index.html").unlink()
+    report = run_api(project)
+    assert len(calls) == 2 and report.written == ["index.html"]
+    assert snapshot(project.out).keys() == files.keys()
 
 
 @pytest.mark.parametrize("name", ["robo-old", "ai-4", "space-2"])

@@ -6,6 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from urllib.parse import quote
 
 from ..model import Article
@@ -43,6 +44,50 @@ class FeedDoc:
     @property
     def updated(self) -> datetime:
         return max((item_updated(a) for a in self.items), default=EPOCH)
+
+    @cached_property
+    def entries(self) -> tuple[Entry, ...]:
+        """The items as the writers emit them, worked out once for all
+        the formats a document is rendered to."""
+        return tuple(entry_of(a) for a in self.items)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """An item as every format writes it: each string stripped of
+    XML-illegal code points (:func:`text`), each URL a valid absolute URI
+    or ``None`` (:func:`uri`)."""
+
+    article: Article  # for what needs no cleaning (dates, image size)
+    id: str  # :func:`item_id`
+    url: str | None
+    link: str  # the URL, else the id
+    title: str
+    summary: str
+    content: str | None  # :func:`item_content`, when there is any
+    updated: datetime  # :func:`item_updated`
+    author: str  # the provider's name, or ""
+    author_url: str | None
+    categories: tuple[str, ...]  # topics then tags, blank and repeated ones left out
+    image: str | None
+    related: tuple[tuple[str, str], ...]  # (URL, title) of each related link with a valid URL
+    source: str | None  # the remote feed the item came from
+
+
+def entry_of(article: Article) -> Entry:
+    ident = item_id(article)
+    url = uri(article.url)
+    content = item_content(article)
+    provider = article.provider
+    return Entry(
+        article=article, id=ident, url=url, link=url or ident, title=text(article.title),
+        summary=text(article.summary), content=text(content) if content else None,
+        updated=item_updated(article), author=text(provider.name) if provider else "",
+        author_url=uri(provider.url) if provider else None,
+        categories=tuple(c for c in dict.fromkeys(text(c).strip() for c in categories(article)) if c),
+        image=uri(article.image.url) if article.image else None,
+        related=tuple((u, text(r.title)) for r in article.related if (u := uri(r.url))),
+        source=uri(article.origin) if article.origin.startswith(("http://", "https://")) else None)
 
 
 def rfc3339(moment: datetime) -> str:

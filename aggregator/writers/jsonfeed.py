@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..model import Article
-from .feed import FeedDoc, categories, item_content, item_id, item_updated, rfc3339, text, uri
+from .feed import Entry, FeedDoc, rfc3339, text, uri
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -31,7 +30,7 @@ def render_json(doc: FeedDoc) -> bytes:
     _put(feed, "next_url", uri(dict(doc.prev_archive).get("json")))
     if doc.archive:
         feed["expired"] = True
-    feed["items"] = [_item(a) for a in doc.items]
+    feed["items"] = [_item(e) for e in doc.entries]
     # Compact: the C encoder is used only without indent (5x faster), and
     # services parse rather than read it.
     out = json.dumps(feed, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -43,32 +42,30 @@ def _put(obj: dict[str, Any], key: str, value: str | None) -> None:
         obj[key] = value
 
 
-def _item(article: Article) -> dict[str, Any]:
-    url = uri(article.url)
-    item: dict[str, Any] = {"id": item_id(article)}
+def _item(entry: Entry) -> dict[str, Any]:
+    article = entry.article
+    url = entry.url
+    item: dict[str, Any] = {"id": entry.id}
     _put(item, "url", url)
     original = uri(article.original_url)
     if original and original != url:
         item["external_url"] = original
-    _put(item, "title", text(article.title))
-    content = text(item_content(article))
-    if content:
-        item["content_html"] = content
+    _put(item, "title", entry.title)
+    if entry.content:
+        item["content_html"] = entry.content
     else:
-        item["content_text"] = text(article.summary) or text(article.title) or url or item["id"]
-    _put(item, "summary", text(article.summary))
-    _put(item, "image", uri(article.image.url) if article.image else None)
+        item["content_text"] = entry.summary or entry.title or url or entry.id
+    _put(item, "summary", entry.summary)
+    _put(item, "image", entry.image)
     item["date_published"] = rfc3339(article.published)
-    if item_updated(article) != article.published:
-        item["date_modified"] = rfc3339(item_updated(article))
-    if article.provider and text(article.provider.name):
-        author: dict[str, str] = {"name": text(article.provider.name)}
-        _put(author, "url", uri(article.provider.url))
+    if entry.updated != article.published:
+        item["date_modified"] = rfc3339(entry.updated)
+    if entry.author:
+        author: dict[str, str] = {"name": entry.author}
+        _put(author, "url", entry.author_url)
         item["authors"] = [author]
-    tags = [t for t in dict.fromkeys(text(c).strip() for c in categories(article)) if t]
-    if tags:
-        item["tags"] = tags
-    related = [{"title": text(r.title), "url": u} for r in article.related if (u := uri(r.url))]
-    if related:
-        item["_aggregator"] = {"related": related}
+    if entry.categories:
+        item["tags"] = list(entry.categories)
+    if entry.related:
+        item["_aggregator"] = {"related": [{"title": title, "url": href} for href, title in entry.related]}
     return item

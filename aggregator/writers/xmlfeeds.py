@@ -37,8 +37,7 @@ from feedgen.ext.base import BaseEntryExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from ..model import Article
-from .feed import FeedDoc, categories, item_content, item_id, item_updated, text, uri
+from .feed import Entry, FeedDoc, text, uri
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
@@ -51,14 +50,14 @@ class _Links(BaseEntryExtension):  # type: ignore[misc]
     """Adds an entry's related/enclosure links and media thumbnail."""
 
     def __init__(self) -> None:
-        self.article: Article | None = None
+        self.item: Entry | None = None
 
     def extend_ns(self) -> dict[str, str]:
         return {"media": MEDIA_NS}
 
     def extend_atom(self, entry: Any) -> Any:
-        assert self.article is not None
-        image = _image_url(self.article)
+        assert self.item is not None
+        image = self.item.image
         if image:
             attrs = {"rel": "enclosure", "href": image}
             kind = mimetypes.guess_type(image.split("?")[0])[0]
@@ -67,37 +66,32 @@ class _Links(BaseEntryExtension):  # type: ignore[misc]
             # feedgen's Atom tree spells the namespace as a plain xmlns
             # attribute, so its elements are un-namespaced: match it.
             etree.SubElement(entry, "link", attrs)
-        for href, title in _related(self.article):
+        for href, title in _related(self.item):
             etree.SubElement(entry, "link", {"rel": "related", "href": href, "title": title})
         return entry
 
     def extend_rss(self, item: Any) -> Any:
-        assert self.article is not None
-        image = _image_url(self.article)
+        assert self.item is not None
+        image = self.item.image
         if image:
             attrs = {"url": image}
-            assert self.article.image is not None
-            if self.article.image.width:
-                attrs["width"] = str(self.article.image.width)
-            if self.article.image.height:
-                attrs["height"] = str(self.article.image.height)
+            size = self.item.article.image
+            assert size is not None
+            if size.width:
+                attrs["width"] = str(size.width)
+            if size.height:
+                attrs["height"] = str(size.height)
             etree.SubElement(item, f"{{{MEDIA_NS}}}thumbnail", attrs)
-        for href, title in _related(self.article):
+        for href, title in _related(self.item):
             etree.SubElement(item, f"{{{ATOM_NS}}}link", {"rel": "related", "href": href, "title": title})
         return item
 
 
-def _image_url(article: Article) -> str | None:
-    return uri(article.image.url) if article.image else None
-
-
-def _related(article: Article) -> list[tuple[str, str]]:
-    """Related links as (valid URI, title), without repeats."""
+def _related(item: Entry) -> list[tuple[str, str]]:
+    """Related links without repeats (the first title of a URL wins)."""
     links: dict[str, str] = {}
-    for related in article.related:
-        href = uri(related.url)
-        if href and href not in links:
-            links[href] = text(related.title)
+    for href, title in item.related:
+        links.setdefault(href, title)
     return list(links.items())
 
 
@@ -115,8 +109,8 @@ def _generator(doc: FeedDoc, fmt: str) -> FeedGenerator:
     fg.pubDate(doc.updated)
     fg.description(description)
     fg.subtitle(description)
-    for article in doc.items:
-        _entry(fg, article, fmt)
+    for item in doc.entries:
+        _entry(fg, item, fmt)
     return fg
 
 
@@ -128,32 +122,28 @@ def _home_url(doc: FeedDoc, fmt: str) -> str:
     return uri(doc.home_url) or _self_url(doc, fmt)
 
 
-def _entry(fg: FeedGenerator, article: Article, fmt: str) -> FeedEntry:
+def _entry(fg: FeedGenerator, item: Entry, fmt: str) -> FeedEntry:
     entry = fg.add_entry(order="append")
     entry.register_extension("agg", _Links, atom=True, rss=True)
-    entry.agg.article = article
-    link = uri(article.url) or item_id(article)
-    entry.guid(item_id(article), permalink=False)
-    entry.title(text(article.title) or link)
+    entry.agg.item = item
+    link = item.link
+    entry.guid(item.id, permalink=False)
+    entry.title(item.title or link)
     entry.link(href=link)
-    entry.published(article.published)
-    entry.updated(item_updated(article))
-    summary = text(article.summary) or text(article.title) or link
+    entry.published(item.article.published)
+    entry.updated(item.updated)
+    summary = item.summary or item.title or link
     # RSS <description> is HTML; Atom <summary> stays type="text".
     entry.description(html.escape(summary, quote=False) if fmt == "rss" else summary, isSummary=True)
-    content = item_content(article)
-    if content:
-        entry.content(text(content), type="html")
-    provider = text(article.provider.name) if article.provider else ""
-    if provider:
-        author = {"name": provider}
-        provider_url = uri(article.provider.url) if article.provider else None
-        if provider_url:
-            author["uri"] = provider_url
+    if item.content is not None:
+        entry.content(item.content, type="html")
+    if item.author:
+        author = {"name": item.author}
+        if item.author_url:
+            author["uri"] = item.author_url
         entry.author(author)
-    cats = [c for c in dict.fromkeys(text(c).strip() for c in categories(article)) if c]
-    if cats:
-        entry.category([{"term": c} for c in cats])
+    if item.categories:
+        entry.category([{"term": c} for c in item.categories])
     return entry
 
 
@@ -174,8 +164,8 @@ def render_rss(doc: FeedDoc) -> bytes:
                 element.text = rfc822(doc.updated)
             else:  # no newest item, no date (never the build time)
                 channel.remove(element)
-    for item, article in zip(channel.findall("item"), doc.items, strict=True):
-        _rss_item_fixups(item, article)
+    for element, item in zip(channel.findall("item"), doc.entries, strict=True):
+        _rss_item_fixups(element, item)
     _archive_links(channel, doc, "rss")
     return _hex_references(_serialize(rss))
 
@@ -187,18 +177,18 @@ def rfc822(moment: datetime) -> str:
     return email.utils.format_datetime(moment.astimezone(UTC))
 
 
-def _rss_item_fixups(item: Any, article: Article) -> None:
+def _rss_item_fixups(item: Any, entry: Entry) -> None:
     # feedgen writes <author> only as an e-mail; RSS readers show
     # dc:creator for a name.  <source url> is the feed the item came from
     # (RSS 2.0), so only items read from a remote feed have one.
     for author in item.findall("author"):
         item.remove(author)
     for date in item.findall("pubDate"):
-        date.text = rfc822(article.published)
-    name = text(article.provider.name) if article.provider else ""
+        date.text = rfc822(entry.article.published)
+    name = entry.author
     if name:
         etree.SubElement(item, f"{{{DC_NS}}}creator").text = name
-    origin = uri(article.origin) if article.origin.startswith(("http://", "https://")) else None
+    origin = entry.source
     if origin:
         etree.SubElement(item, "source", {"url": origin}).text = name or origin
 
