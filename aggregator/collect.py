@@ -163,6 +163,7 @@ def collect_local(files: Iterable[Found], store: Store, index: RankIndex, execut
             gone = [p for p in gone if p not in fresh_paths]
         del cached  # 100,000 paths and stats: not needed while parsing
     rules = index.rules if cold else None
+    # Batches taken from ``fresh`` only as the executor asks for them.
     chunks = iter(fresh)
     batches = (_Batch(chunk, options, max_bytes, rules) for chunk in iter(lambda: tuple(islice(chunks, BATCH)), ()))
     failed: list[str] = []

@@ -21,7 +21,7 @@ from .config import Config
 from .discover import Found, discover, find
 from .executor import Executor, SerialExecutor
 from .lock import run_lock
-from .model import Article, Problem, summarize
+from .model import Article, summarize
 from .output import StagedWrites, fsync_dirs, remove_file, remove_stale_temps
 from .publish import (
     LISTINGS,
@@ -87,13 +87,11 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
     index = RankIndex(store.conn, Rules(config.ranking, config.filters, now, config.custom_feeds), version)
     folders = config.article_folders()
     stats = CollectStats()
-    found: list[Found] = []
-    problems: list[Problem] = []
     key = None
     count: int | None = None  # files to parse, when known in advance
     if store.has_cache(fingerprint(options, version)):
+        found, problems = discover(folders, config.root)
         files: Iterable[Found] = found
-        found[:], problems[:] = discover(folders, config.root)
         count = len(found)
         if not dry_run and not config.sources:
             key = uptodate.inputs_key(repr(config), version, found, problems)
@@ -107,6 +105,7 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
         warm = getattr(executor, "warm", None)
         if warm is not None and not dry_run:
             warm()  # start the workers while the first files are found
+        found, problems = [], []
         files = _recorded(find(folders, config.root, problems), found)
     tick = (lambda n: progress("parse", n, count)) if progress else None
     for _path, file_problems in collect_local(
