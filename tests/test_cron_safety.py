@@ -85,8 +85,9 @@ def test_sigkill_leaves_old_or_new(tmp_path: Path) -> None:
     outcomes = {"old": 0, "new": 0, "mixed": 0}
     for i in range(kills):
         delay = duration * (0.1 + 1.3 * i / kills)
+        # TMPDIR: a killed run cannot remove its worker pool's socket folder; keep it in tmp_path.
         proc = subprocess.Popen(_cmd(), cwd=site, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+                                start_new_session=True, env={**os.environ, "TMPDIR": str(tmp_path)})
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()

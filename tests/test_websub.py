@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -290,7 +291,9 @@ def test_a_run_killed_while_pinging_loses_no_ping(project: Project, hub: Hub) ->
     setup(project, hub.url)
     hub.answer.clear()  # the hub takes the first ping and never answers
     cmd = [sys.executable, "-m", "aggregator", "build", "-q", "-c", str(project.config), "--now", NOW]
-    process = subprocess.Popen(cmd, cwd=project.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # TMPDIR: a killed run cannot remove its worker pool's socket folder; keep it in the project.
+    process = subprocess.Popen(cmd, cwd=project.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "TMPDIR": str(project.root)})
     try:
         deadline = time.monotonic() + 60
         while not hub.requests:
