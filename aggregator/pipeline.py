@@ -22,7 +22,7 @@ from .discover import Found, discover, find
 from .executor import Executor, SerialExecutor
 from .lock import run_lock
 from .model import Article, summarize
-from .output import StagedWrites, fsync_dirs, remove_file, remove_stale_temps
+from .output import StagedWrites, fsync_dirs, remove_file, remove_stale_temps, start_flush
 from .publish import (
     LISTINGS,
     Loader,
@@ -45,6 +45,9 @@ Progress = Callable[[str, int, int | None], None]  # stage, advance, total
 # Fewer feeds to render than this are rendered in this process: a touched
 # article changes a handful of feeds, cheaper to render than to start a pool.
 RENDER_POOL_MIN = 16
+# Files parsed from which the state file's new pages are flushed to disk in
+# the background while the run goes on (output.start_flush).
+EARLY_FLUSH_MIN = 5000
 
 
 def parse_options(config: Config) -> ParseOptions:
@@ -118,6 +121,8 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
         key = uptodate.inputs_key(repr(config), version, found, problems)
     del files, found  # the store has what ranking needs; keep memory flat for rendering
     report.files, report.parsed = stats.files, stats.parsed
+    # Many files parsed: the state file has hundreds of MB to write to disk.
+    flushing = start_flush(config.state_path.parent) if stats.parsed >= EARLY_FLUSH_MIN and not dry_run else None
     report.articles = index.local_count()
     report.timings["collect"] = time.perf_counter() - started
     remote = _collect_remote(config, store, now, offline, transport, resolver, index, report)
@@ -155,6 +160,8 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
             uptodate.forget(store.conn)
         else:
             uptodate.save(store.conn, key, now.timestamp(), due, report)
+    if flushing is not None:
+        flushing.join()  # long done by now, normally
     report.timings["total"] = time.perf_counter() - started
     return report
 
