@@ -81,9 +81,7 @@ def _entries(folder: ArticleFolder, root: Path, problems: list[Problem]) -> Iter
 
 def _walk(top: Path, exclude: tuple[str, ...], problems: list[Problem]) -> Iterator[Found]:
     # os.scandir, not os.walk + Path.stat: a plain file costs one lstat
-    # through the DirEntry, which matters at 100,000 files.  A list per
-    # folder, yielded at once: one generator step per file costs as much as
-    # the test that takes it.
+    # through the DirEntry, which matters at 100,000 files.
     pending = [str(top)]
     while pending:
         folder = pending.pop()

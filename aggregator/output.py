@@ -85,14 +85,10 @@ class StagedWrites:
     def commit(self) -> None:
         if not self._pending:
             return
-        if _SYNCFS is not None:
-            fd = os.open(self.root, os.O_RDONLY)
-            try:
-                if _SYNCFS(fd) != 0:
-                    for temp, _path in self._pending:  # the fallback: one fsync each
-                        _fsync_path(Path(temp))
-            finally:
-                os.close(fd)
+        # Without syncfs, stage() fsynced each file already.
+        if _SYNCFS is not None and not _sync_file_system(self.root):
+            for temp, _path in self._pending:  # syncfs failed: one fsync each
+                _fsync_path(Path(temp))
         try:
             for temp, path in self._pending:
                 os.replace(temp, path)
@@ -133,15 +129,21 @@ def start_flush(folder: Path) -> threading.Thread | None:
 
     def flush() -> None:
         with contextlib.suppress(OSError):
-            fd = os.open(folder, os.O_RDONLY)
-            try:
-                _SYNCFS(fd)  # ctypes releases the GIL for the call
-            finally:
-                os.close(fd)
+            _sync_file_system(folder)
 
     thread = threading.Thread(target=flush, name="aggregator-flush", daemon=True)
     thread.start()
     return thread
+
+
+def _sync_file_system(folder: Path) -> bool:
+    """``syncfs`` of ``folder``'s file system (ctypes releases the GIL for
+    the call); False when it failed."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        return bool(_SYNCFS(fd) == 0)
+    finally:
+        os.close(fd)
 
 
 def _fsync_path(path: Path) -> None:

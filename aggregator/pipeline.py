@@ -222,9 +222,13 @@ def _write(config: Config, store: Store, feeds: list[PlannedFeed], load: Loader,
     # A vanished feed loses its files (and manifest entry) only after a
     # clean run: a failed read or fetch may be why its articles are missing.
     kept = {key: entry for key, entry in previous.items() if key not in current} if report.failed else {}
-    total = len(feeds) + 3
+    kept_entries = list(kept.values())
+    total = len(feeds) + len(LISTINGS)
 
     staged = StagedWrites(out)
+
+    def up_to_date(relative: str, digest: str) -> bool:
+        return digests.get(relative) == digest and (out / relative).is_file()
 
     def put(relative: str, data: bytes) -> None:
         if not staged.stage(relative, data):
@@ -235,8 +239,7 @@ def _write(config: Config, store: Store, feeds: list[PlannedFeed], load: Loader,
         # the next job, while its workers render the previous ones, so only
         # a window of feeds is in memory at a time.
         for feed in feeds:
-            stale = [fmt for fmt, path in feed.info.files
-                     if digests.get(path) != feed.digest or not (out / path).is_file()]
+            stale = [fmt for fmt, path in feed.info.files if not up_to_date(path, feed.digest)]
             report.unchanged.extend(path for fmt, path in feed.info.files if fmt not in stale)
             if stale:
                 job = load_job(feed, load_raw, stale)
@@ -254,12 +257,12 @@ def _write(config: Config, store: Store, feeds: list[PlannedFeed], load: Loader,
                 store.set_output_digest(path, digest_of.pop(path))
             if progress:
                 progress("write", 1, total)
-        listed = listings_digest(config, feeds, list(kept.values()))
-        if all(digests.get(path) == listed and (out / path).is_file() for path in LISTINGS):
+        listed = listings_digest(config, feeds, kept_entries)
+        if all(up_to_date(path, listed) for path in LISTINGS):
             report.unchanged.extend(LISTINGS)  # the usual incremental run: no feed listed differently
         else:
             infos = [with_newest(f.info, f, load) if f.info.kind != "archive" else f.info for f in feeds]
-            for relative, data in render_listings(config, infos, list(kept.values())).items():
+            for relative, data in render_listings(config, infos, kept_entries).items():
                 put(relative, data)
                 store.set_output_digest(relative, listed)
         if progress:

@@ -106,7 +106,7 @@ class Store:
         self.conn.executemany("INSERT OR REPLACE INTO parsed VALUES (?, ?, ?, ?, ?, ?)",
                               ((path, *stat, fingerprint, problems) for path, stat, problems, _result in rows))
         self.conn.executemany("INSERT OR REPLACE INTO results VALUES (?, ?)",
-                              ((path, result) for path, _stat, _summary, result in rows))
+                              ((path, result) for path, _stat, _problems, result in rows))
 
     def forget(self, paths: list[str], *, keep_fingerprint: str) -> None:
         """Drop the cache rows of ``paths`` and every row made with another

@@ -73,6 +73,11 @@ class Entry:
     related: tuple[tuple[str, str], ...]  # (URL, title) of each related link with a valid URL
     source: str | None  # the remote feed the item came from
 
+    @property
+    def synopsis(self) -> str:
+        """The item's plain-text summary, else its title, else its link: never empty."""
+        return self.summary or self.title or self.link
+
 
 def entry_of(article: Article) -> Entry:
     ident = item_id(article)

@@ -54,7 +54,7 @@ def _item(entry: Entry) -> dict[str, Any]:
     if entry.content:
         item["content_html"] = entry.content
     else:
-        item["content_text"] = entry.summary or entry.title or url or entry.id
+        item["content_text"] = entry.synopsis
     _put(item, "summary", entry.summary)
     _put(item, "image", entry.image)
     item["date_published"] = rfc3339(article.published)

@@ -132,7 +132,7 @@ def _entry(fg: FeedGenerator, item: Entry, fmt: str) -> FeedEntry:
     entry.link(href=link)
     entry.published(item.article.published)
     entry.updated(item.updated)
-    summary = item.summary or item.title or link
+    summary = item.synopsis
     # RSS <description> is HTML; Atom <summary> stays type="text".
     entry.description(html.escape(summary, quote=False) if fmt == "rss" else summary, isSummary=True)
     if item.content is not None:
