@@ -10,6 +10,7 @@ warning and never stops the article.  ``secured`` is never read.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import html
 import math
 from collections.abc import Mapping
@@ -71,7 +72,7 @@ def build_article(fields: Mapping[str, Any], body: str, path: str, options: Pars
     title = clean_text(_decoded(str(title)), TITLE_MAX)
     if not title:
         raise _Skip("empty title")
-    url = _link(fields)
+    url, linked = _link(fields)
     published = to_datetime(fields.get("publishedDateTime"))
     if published is None:
         raw = fields.get("publishedDateTime")
@@ -93,7 +94,7 @@ def build_article(fields: Mapping[str, Any], body: str, path: str, options: Pars
         heat=_heat(fields, warnings),
         is_published=_bool(fields, "published", warnings),
         removed=_bool(fields, "removed", warnings) is True,
-        original_url=normalize_url(fields["originalUrl"]) if isinstance(fields.get("originalUrl"), str) else None,
+        original_url=_original_url(fields.get("originalUrl"), linked, url),
         provider=_provider(fields.get("provider"), url),
         image=_image(fields.get("images"), url),
         related=_related(fields.get("related"), url),
@@ -101,15 +102,22 @@ def build_article(fields: Mapping[str, Any], body: str, path: str, options: Pars
     )
 
 
-def _link(fields: Mapping[str, Any]) -> str:
+def _link(fields: Mapping[str, Any]) -> tuple[str, str]:
+    """The article's link, normalised, and the value it was made from."""
     for key in ("webUrl", "originalUrl"):
         value = fields.get(key)
         if isinstance(value, str) and value.strip():
             url = normalize_url(value)
             if url is None:
                 raise _Skip(f"{key} is not an absolute http(s) URL: {_short(value)}")
-            return url
+            return url, value
     raise _Skip("no link (webUrl or originalUrl)")
+
+
+def _original_url(value: object, linked: str, url: str) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return url if value == linked else normalize_url(value)  # most articles: the same URL as webUrl
 
 
 def to_datetime(value: object) -> datetime | None:
@@ -225,12 +233,18 @@ def _provider(value: object, article_url: str) -> Provider | None:
     name = value.get("name")
     domain = value.get("domain")
     domain = clean_text(domain, NAME_MAX) if isinstance(domain, str) else None
-    home = normalize_url(f"https://{domain}/") if domain and "/" not in domain else None
+    home = _home(domain) if domain and "/" not in domain else None
     if not isinstance(name, str) or not clean_text(name):
         if not domain:
             return None
         name = domain
     return Provider(name=clean_text(name, NAME_MAX), domain=domain or None, url=home)
+
+
+@functools.lru_cache(maxsize=4096)
+def _home(domain: str) -> str | None:
+    """A provider's home page (a few hundred providers write most articles)."""
+    return normalize_url(f"https://{domain}/")
 
 
 def _image(value: object, base: str) -> Image | None:

@@ -16,14 +16,14 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import astuple, dataclass
 from itertools import islice
-from typing import Any, NamedTuple
+from typing import Any
 
 from .articles import ParseOptions, parse_article
 from .discover import Found
 from .executor import Executor
 from .model import ParseResult, Problem, summarize
-from .rankstore import RankIndex, Rules, solo_rows
-from .store import Store
+from .rankstore import Copy, RankIndex, Rules, solo_rows
+from .store import FileStat, Store
 
 BATCH = 256
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -38,69 +38,73 @@ def fingerprint(options: ParseOptions, version: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Batch:
-    files: tuple[Found, ...]
+    files: tuple[tuple[str, FileStat], ...]  # (path, stat) as plain tuples: see Parsed
     options: ParseOptions
     max_bytes: int
     rules: Rules | None  # a cold build: make each article's solo rows too
 
 
-class Parsed(NamedTuple):
-    """One file's parse, pickled in the worker, so the build process stores
-    the blobs as they are and unpickles only the problems, if any."""
-
-    found: Found
-    articles: tuple[tuple[str, float, bytes], ...]  # per article: id, published, pickled Summary
-    problems: bytes | None  # pickled tuple of Problems; None when there are none
-    result: bytes  # the pickled ParseResult
-    cacheable: bool  # I/O failures are not cached: the next run must try again
-    solos: tuple[tuple[Any, ...], ...]  # per article, its URL's Rows as if alone (cold builds only)
+# One file's parse as a worker sends it back: a plain tuple, because a named
+# tuple pickles twice as slowly (its ``__getnewargs__`` is Python code, run
+# for every file).  The blobs are pickled in the worker, so the build
+# process stores them as they are and unpickles only the problems, if any.
+#   path, stat: the file as found
+#   copies: per article (id, published, pickled Summary)
+#   problems: the pickled tuple of Problems; None when there are none
+#   result: the pickled ParseResult
+#   cacheable: False after an I/O failure: the next run must try again
+#   solos: per article, its URL's Rows as if it had no other copy (cold builds only)
+Parsed = tuple[str, FileStat, tuple[Copy, ...], bytes | None, bytes, bool, tuple[tuple[Any, ...], ...]]
 
 
 def parse_batch(batch: _Batch) -> list[Parsed]:
     """Read and parse a batch of files (runs in a worker process)."""
     out = []
+    rules = batch.rules
     for found in batch.files:
         result = read_and_parse(found, batch.options, batch.max_bytes)
         blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
         # One file holds one article: the blob's hash is that article's digest.
         digest = hashlib.blake2b(blob, digest_size=12).hexdigest() if len(result.articles) == 1 else None
         summaries = [summarize(a, digest) for a in result.articles]
-        articles = tuple((s.id, s.published, pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)) for s in summaries)
+        copies = tuple((s.id, s.published, pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)) for s in summaries)
         problems = pickle.dumps(result.problems, protocol=pickle.HIGHEST_PROTOCOL) if result.problems else None
         # The ranking's rows for each URL as if it had no other copy: the
         # build process then only writes them (work done here runs on
         # every core; work done there competes with these workers).
-        rules = batch.rules
         solos = tuple(solo_rows(s, rules) for s in summaries) if rules is not None else ()
-        out.append(Parsed(found, articles, problems, blob, not any(p.kind == "failed" for p in result.problems),
-                          solos))
+        out.append((found[0], found[1], copies, problems, blob,
+                    not any(p.kind == "failed" for p in result.problems), solos))
     return out
 
 
-def read_and_parse(found: Found, options: ParseOptions, max_bytes: int = MAX_FILE_BYTES) -> ParseResult:
-    if found.stat[0] > max_bytes:
-        return ParseResult(problems=(Problem(found.path, f"file larger than {max_bytes} bytes"),))
+def read_and_parse(found: tuple[str, FileStat], options: ParseOptions,
+                   max_bytes: int = MAX_FILE_BYTES) -> ParseResult:
+    """Read and parse the file ``found`` (a :class:`Found` or its plain
+    ``(path, stat)`` tuple)."""
+    path, (size, _mtime, inode) = found
+    if size > max_bytes:
+        return ParseResult(problems=(Problem(path, f"file larger than {max_bytes} bytes"),))
     # The file was checked when it was found (a regular file, inside the
     # folder); it may have been swapped since.  O_NONBLOCK: a FIFO put in its
     # place cannot hang the worker; the inode check: a link re-pointed
     # outside the folder, or any other swap, is not read but retried.
     try:
-        fd = os.open(found.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        return ParseResult(problems=(Problem(found.path, f"cannot read: {exc.strerror or exc}", "failed"),))
+        return ParseResult(problems=(Problem(path, f"cannot read: {exc.strerror or exc}", "failed"),))
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_ino != found.stat[2]:
-            return ParseResult(problems=(Problem(found.path, "file replaced while the build ran; read next run",
-                                                 "failed"),))
+        if not stat.S_ISREG(st.st_mode) or st.st_ino != inode:
+            return ParseResult(problems=(Problem(path, "file replaced while the build ran; read next run", "failed"),))
         data = _read(fd, st.st_size, max_bytes + 1)
     except OSError as exc:
-        return ParseResult(problems=(Problem(found.path, f"cannot read: {exc.strerror or exc}", "failed"),))
+        return ParseResult(problems=(Problem(path, f"cannot read: {exc.strerror or exc}", "failed"),))
     finally:
         os.close(fd)
     if len(data) > max_bytes:
-        return ParseResult(problems=(Problem(found.path, f"file larger than {max_bytes} bytes"),))
-    return parse_article(data, found.path, options)
+        return ParseResult(problems=(Problem(path, f"file larger than {max_bytes} bytes"),))
+    return parse_article(data, path, options)
 
 
 def _read(fd: int, expected: int, limit: int) -> bytes:
@@ -165,24 +169,23 @@ def collect_local(files: Iterable[Found], store: Store, index: RankIndex, execut
     rules = index.rules if cold else None
     # Batches taken from ``fresh`` only as the executor asks for them.
     chunks = iter(fresh)
-    batches = (_Batch(chunk, options, max_bytes, rules) for chunk in iter(lambda: tuple(islice(chunks, BATCH)), ()))
+    batches = (_Batch(tuple((path, stat) for path, stat in chunk), options, max_bytes, rules)
+               for chunk in iter(lambda: tuple(islice(chunks, BATCH)), ()))
     failed: list[str] = []
     for batch_result in executor.map(parse_batch, batches):
         stats.parsed += len(batch_result)
-        store.save_parsed([(p.found.path, p.found.stat, p.problems, p.result) for p in batch_result if p.cacheable],
-                          fp)
+        store.save_parsed([(p[0], p[1], p[3], p[4]) for p in batch_result if p[5]], fp)
         if cold:
-            index.add_files([(p.found.path, p.articles, p.solos) for p in batch_result])
-        for parsed in batch_result:
-            path = parsed.found.path
-            if not parsed.cacheable:
+            index.add_files([(p[0], p[2], p[6]) for p in batch_result])
+        for path, _stat, copies, problems, _result, cacheable, _solos in batch_result:
+            if not cacheable:
                 failed.append(path)  # parsed again next run, whatever its stat
             if not cold:
-                index.set_copies(path, parsed.articles)
+                index.set_copies(path, copies)
             if progress:
                 progress(1)
-            if parsed.problems is not None:
-                yield path, pickle.loads(parsed.problems)  # noqa: S301 - made by our own worker
+            if problems is not None:
+                yield path, pickle.loads(problems)  # noqa: S301 - made by our own worker
     stats.files = stats.parsed + len(unchanged)
     if progress and unchanged:
         progress(len(unchanged))

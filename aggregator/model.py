@@ -12,7 +12,7 @@ import hashlib
 import operator
 import pickle
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 
@@ -100,6 +100,40 @@ class Article(_Compact):
     related: tuple[Related, ...] = ()
     featured_html: str | None = None
     body_source: tuple[str, str, bool] | None = None
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # One flat tuple of plain values, the datetimes without their
+        # tzinfo (always UTC): half the time of pickling the nested objects,
+        # and each pickle of an aware datetime pickles ``timezone.utc``
+        # again (~3 µs).  A parse worker pickles every article it reads.
+        provider, image, updated = self.provider, self.image, self.updated
+        return _article, ((
+            self.id, self.url, self.title, _naive(self.published), self.origin, self.summary,
+            self.content_html, _naive(updated) if updated is not None else None, self.topics,
+            self.tags, self.category, self.kind, self.quality, self.heat, self.is_published, self.removed,
+            self.original_url, (provider.name, provider.domain, provider.url) if provider is not None else None,
+            (image.url, image.width, image.height, image.title) if image is not None else None,
+            tuple((r.title, r.url) for r in self.related), self.featured_html, self.body_source),)
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=None) if moment.tzinfo is UTC else moment  # any other zone is kept
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _article(values: tuple[Any, ...]) -> Article:
+    """Unpickles :meth:`Article.__reduce__`."""
+    (ident, url, title, published, origin, summary, content_html, updated, topics, tags, category, kind, quality,
+     heat, is_published, removed, original_url, provider, image, related, featured_html, body_source) = values
+    return Article(ident, url, title, _aware(published), origin, summary, content_html,
+                   _aware(updated) if updated is not None else None, topics, tags, category, kind,
+                   quality, heat, is_published, removed, original_url,
+                   Provider(*provider) if provider is not None else None,
+                   Image(*image) if image is not None else None,
+                   tuple(Related(title, link) for title, link in related), featured_html, body_source)
 
 
 @dataclass(frozen=True, slots=True)
