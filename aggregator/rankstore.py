@@ -67,6 +67,11 @@ _TABLES = (
         topic BLOB, day INTEGER, n INTEGER NOT NULL, PRIMARY KEY (topic, day)) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS spellings (
         topic BLOB, name BLOB, n INTEGER NOT NULL, PRIMARY KEY (topic, name)) WITHOUT ROWID""",
+    # Per topic what :meth:`RankIndex.result` read for it last (its picks,
+    # display name and per-day counts), dropped whenever a row of the topic
+    # changes: a run that changed one article reads two topics, not all.
+    """CREATE TABLE IF NOT EXISTS topic_results (
+        topic BLOB PRIMARY KEY, max_items INTEGER NOT NULL, data BLOB NOT NULL) WITHOUT ROWID""",
 )
 _INSERT_COPY = "INSERT INTO copies (id, remote, origin, pos, published, summary) VALUES (?, ?, ?, ?, ?, ?)"
 _COPY_INDEXES = {
@@ -83,7 +88,7 @@ _DERIVED_INDEXES = {
     "members_key": "CREATE UNIQUE INDEX IF NOT EXISTS members_key ON members (topic, r0, r1, id)",
     "custom_key": "CREATE UNIQUE INDEX IF NOT EXISTS custom_key ON custom_members (feed, r0, r1, id)",
 }
-DERIVED = ("urls", "members", "custom_members", "days", "spellings")
+DERIVED = ("urls", "members", "custom_members", "days", "spellings", "topic_results")
 TABLES = ("copies", *DERIVED)
 
 
@@ -249,6 +254,7 @@ class _Changes:
         self.spellings: Counter[tuple[bytes, bytes]] = Counter()
         self.filtered = 0
         self.count = 0
+        self.topics: set[bytes] = set()  # whose stored result is stale
 
     def add(self, rows: Rows, sign: int = 1) -> None:
         """Add (``sign`` 1) or take away (-1) what ``rows`` contribute."""
@@ -257,6 +263,8 @@ class _Changes:
         self.filtered += sign * rows.filtered
         for spelling in rows.spellings:
             self.spellings[spelling] += sign
+            self.topics.add(spelling[0])  # a spelling counts towards the display name, live or not
+        self.topics.update(rows.topics)
         if rows.topics or rows.custom:
             assert r0 is not None and r1 is not None
             side = 0 if sign < 0 else 1
@@ -287,6 +295,8 @@ class _Changes:
         conn.executemany("INSERT INTO custom_members VALUES (?, ?, ?, ?)", self.custom[1])
         self.urls, self.gone_urls, self.members, self.custom = [], [], ([], []), ([], [])
         self.count = 0
+        conn.executemany("DELETE FROM topic_results WHERE topic=?", ((topic,) for topic in self.topics))
+        self.topics = set()
         if not counts:
             return
         for table, changes in (("days", self.days), ("spellings", self.spellings)):
@@ -543,18 +553,28 @@ class RankIndex:
         per_day: dict[str, tuple[int, ...]] = {}
         months: dict[str, dict[str, tuple[Pick, ...]]] = {}
         shared: dict[bytes, Pick] = {}  # archives: one Pick per URL, however many topics list it
+        stored = dict(conn.execute("SELECT topic, data FROM topic_results WHERE max_items=?", (max_items,)))
+        make = Summary._make
         for topic_b, newest in conn.execute("SELECT topic, MAX(day) FROM days GROUP BY topic").fetchall():
             key = _s(topic_b)
-            feeds[key] = tuple(self._picks(conn.execute(
-                "SELECT u.state FROM members m JOIN urls u ON u.id = m.id "
-                "WHERE m.topic=? ORDER BY m.r0, m.r1, m.id LIMIT ?",
-                (topic_b, max_items))))
-            spellings = Counter({_s(name): n for name, n in conn.execute(
-                "SELECT name, n FROM spellings WHERE topic=?", (topic_b,))})
-            topics[key] = display_name(spellings)
-            counts = Counter(dict(conn.execute("SELECT day, n FROM days WHERE topic=? AND day > ?",
-                                               (topic_b, newest - 30))))
-            per_day[key] = day_window(counts)
+            data = stored.get(topic_b)
+            if data is not None:
+                picks, topics[key], per_day[key] = pickle.loads(data)  # noqa: S301 - our own state file
+                feeds[key] = tuple(Pick(make(item), topic_keys) for item, topic_keys in picks)
+            else:
+                feeds[key] = tuple(self._picks(conn.execute(
+                    "SELECT u.state FROM members m JOIN urls u ON u.id = m.id "
+                    "WHERE m.topic=? ORDER BY m.r0, m.r1, m.id LIMIT ?",
+                    (topic_b, max_items))))
+                spellings = Counter({_s(name): n for name, n in conn.execute(
+                    "SELECT name, n FROM spellings WHERE topic=?", (topic_b,))})
+                topics[key] = display_name(spellings)
+                counts = Counter(dict(conn.execute("SELECT day, n FROM days WHERE topic=? AND day > ?",
+                                                   (topic_b, newest - 30))))
+                per_day[key] = day_window(counts)
+                picks = tuple((tuple(pick.item), pick.topic_keys) for pick in feeds[key])
+                conn.execute("INSERT OR REPLACE INTO topic_results VALUES (?, ?, ?)", (topic_b, max_items, pickle.dumps(
+                    (picks, topics[key], per_day[key]), protocol=pickle.HIGHEST_PROTOCOL)))
             if archives:
                 months[key] = self._months(topic_b, shared)
         custom_picks = tuple(self._custom(i, feed, max_items) for i, feed in enumerate(self.rules.custom))
