@@ -15,7 +15,6 @@ import html
 import math
 import operator
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -24,6 +23,7 @@ from dateutil import parser as dateparser
 from .frontmatter import FrontMatterError, decode, parse_yaml, split
 from .markdown import gfm_to_html
 from .model import Article, Image, ParseResult, Problem, Provider, Related
+from .parsekey import ParseOptions
 from .text import NAME_MAX, SUMMARY_MAX, TITLE_MAX, clean_text, sanitize_embed, sanitize_html
 from .urls import canonical_url, normalize_url, resolve_url
 
@@ -33,22 +33,14 @@ MAX_TAGS = 30
 MAX_BODY = 1024 * 1024
 _BOOL_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
 HTML_SUFFIXES = (".html", ".htm")
-
-
-@dataclass(frozen=True, slots=True)
-class ParseOptions:
-    """The settings that change what a file parses to (part of cache keys)."""
-
-    parser: str = "auto"
-    max_topics: int = 20
-    max_front_matter: int = 256 * 1024
+DEFAULT_OPTIONS = ParseOptions()
 
 
 class _Skip(Exception):
     """The article cannot be published; ``str()`` is the reason."""
 
 
-def parse_article(data: bytes, path: str, options: ParseOptions = ParseOptions()) -> ParseResult:
+def parse_article(data: bytes, path: str, options: ParseOptions = DEFAULT_OPTIONS) -> ParseResult:
     """Parse one article file's bytes.  Never raises for bad input: the
     file is skipped with a :class:`Problem` naming ``path`` and the reason."""
     try:

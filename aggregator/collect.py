@@ -12,28 +12,21 @@ import hashlib
 import os
 import pickle
 import stat
-import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from .articles import ParseOptions, parse_article
+from .articles import parse_article
 from .discover import Found
 from .executor import Executor
 from .model import ParseResult, Problem, summarize
+from .parsekey import ParseOptions, fingerprint
 from .rankstore import Copy, RankIndex, Rules, solo_rows
 from .store import FileStat, Store
 
 BATCH = 256
 MAX_FILE_BYTES = 4 * 1024 * 1024
-
-
-def fingerprint(options: ParseOptions, version: str) -> str:
-    """Changes whenever the program or a parse setting changes, so an
-    upgrade or config change never serves a stale cached article."""
-    text = repr((version, sys.version_info[:2], astuple(options)))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)

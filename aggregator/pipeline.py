@@ -3,51 +3,31 @@
 This is the library's main entry point (:func:`build`); the CLI is a thin
 layer over it.  The world is passed in: the clock (``now``), the executor,
 the HTTP transport; nothing here reads the environment.
+
+Here: the run's frame (the lock, the state store's transaction) and the
+no-change shortcut (:mod:`aggregator.uptodate`).  The run itself is
+:func:`aggregator.run.run`, imported only when the shortcut does not apply:
+a cron run that finds nothing new never imports what parses, ranks and
+renders, half of a run's start-up.
 """
 
 from __future__ import annotations
 
-import pickle
 import time
-from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from . import uptodate
-from .articles import ParseOptions
 from .codeid import code_id
-from .collect import CollectStats, collect_local, fingerprint
 from .config import Config
-from .discover import Found, discover, find
+from .discover import Found, discover
 from .executor import Executor, SerialExecutor
 from .lock import run_lock
-from .model import Article, summarize
-from .output import StagedWrites, fsync_dirs, remove_file, remove_stale_temps, start_flush
-from .publish import (
-    LISTINGS,
-    Loader,
-    PlannedFeed,
-    RawLoader,
-    RenderJob,
-    listings_digest,
-    load_job,
-    manifest_entry,
-    plan_feeds,
-    render_job,
-    render_listings,
-    with_newest,
-)
-from .rankstore import RankIndex, Rules
+from .model import Problem
+from .parsekey import ParseOptions, fingerprint
+from .progress import Progress
 from .report import Report
 from .store import Store
-
-Progress = Callable[[str, int, int | None], None]  # stage, advance, total
-# Fewer feeds to render than this are rendered in this process: a touched
-# article changes a handful of feeds, cheaper to render than to start a pool.
-RENDER_POOL_MIN = 16
-# Files parsed from which the state file's new pages are flushed to disk in
-# the background while the run goes on (output.start_flush).
-EARLY_FLUSH_MIN = 5000
 
 
 def parse_options(config: Config) -> ParseOptions:
@@ -85,91 +65,22 @@ def build(config: Config, *, now: datetime | None = None, executor: Executor | N
 def _run(config: Config, store: Store, now: datetime, executor: Executor, offline: bool, transport: Any,
          resolver: Any, dry_run: bool, progress: Progress | None) -> Report:
     started = time.perf_counter()
-    report = Report(dry_run=dry_run)
     options, version = parse_options(config), code_id()
-    index = RankIndex(store.conn, Rules(config.ranking, config.filters, now, config.custom_feeds), version)
-    folders = config.article_folders()
-    stats = CollectStats()
+    walked: tuple[list[Found], list[Problem]] | None = None
     key = None
-    count: int | None = None  # files to parse, when known in advance
     if store.has_cache(fingerprint(options, version)):
-        found, problems = discover(folders, config.root)
-        files: Iterable[Found] = found
-        count = len(found)
+        walked = discover(config.article_folders(), config.root)
         if not dry_run and not config.sources:
-            key = uptodate.inputs_key(repr(config), version, found, problems)
+            key = uptodate.inputs_key(repr(config), version, *walked)
             replayed = _replay(config, store, key, now)
             if replayed is not None:
                 replayed.timings["total"] = time.perf_counter() - started
                 return replayed
-    else:
-        # Nothing cached: every file is parsed, starting with the first
-        # folder listed while the walk goes on (no earlier run to replay).
-        warm = getattr(executor, "warm", None)
-        if warm is not None and not dry_run:
-            warm()  # start the workers while the first files are found
-        found, problems = [], []
-        files = _recorded(find(folders, config.root, problems), found)
-    tick = (lambda n: progress("parse", n, count)) if progress else None
-    for _path, file_problems in collect_local(
-            files, store, index, executor, options, version,
-            max_bytes=config.parse.max_file_bytes, stats=stats, progress=tick):
-        report.problems.extend(file_problems)
-    report.problems.extend(problems)
-    if key is None and not dry_run and not config.sources:
-        found.sort()
-        key = uptodate.inputs_key(repr(config), version, found, problems)
-    del files, found  # the store has what ranking needs; keep memory flat for rendering
-    report.files, report.parsed = stats.files, stats.parsed
-    # Many files parsed: the state file has hundreds of MB to write to disk.
-    flushing = start_flush(config.state_path.parent) if stats.parsed >= EARLY_FLUSH_MIN and not dry_run else None
-    report.articles = index.local_count()
-    report.timings["collect"] = time.perf_counter() - started
-    remote = _collect_remote(config, store, now, offline, transport, resolver, index, report)
-    report.timings["fetch"] = time.perf_counter() - started - report.timings["collect"]
-    mark = time.perf_counter()
-    index.update()
-    future, due = index.future()
-    report.problems.extend(future)
-    ranking = index.result(config.feeds.max_items, archives=config.feeds.archives)
-    report.eligible, report.filtered = ranking.eligible, index.filtered()
-    report.problems.sort(key=lambda p: (p.where, p.line or 0, p.kind, p.reason))
+    from .run import run
 
-    def load(origin: str, article_id: str) -> Article | None:
-        return remote.get((origin, article_id)) or store.load_article(origin, article_id)
-
-    def load_raw(origin: str, article_id: str) -> bytes | None:
-        article = remote.get((origin, article_id))
-        if article is not None:
-            return pickle.dumps(article, protocol=pickle.HIGHEST_PROTOCOL)
-        return store.result_blob(origin)
-
-    feeds = plan_feeds(config, ranking)
-    report.feeds = sum(1 for f in feeds if f.info.kind != "archive")
-    report.archives = len(feeds) - report.feeds
-    report.timings["rank"] = time.perf_counter() - mark
-    if not dry_run:
-        mark = time.perf_counter()
-        _write(config, store, feeds, load, load_raw, report, executor, progress)
-        report.timings["write"] = time.perf_counter() - mark
-        if config.websub.hub:  # after _write: a failing hub never blocks removals
-            from .websub import announce
-            announce(config, store, feeds, report, offline=offline, transport=transport)
-    if key is not None:
-        if report.failed:
-            uptodate.forget(store.conn)
-        else:
-            uptodate.save(store.conn, key, now.timestamp(), due, report)
-    if flushing is not None:
-        flushing.join()  # long done by now, normally
-    report.timings["total"] = time.perf_counter() - started
-    return report
-
-
-def _recorded(files: Iterator[Found], into: list[Found]) -> Iterator[Found]:
-    for found in files:
-        into.append(found)
-        yield found
+    return run(config, store, now, executor, offline=offline, transport=transport, resolver=resolver,
+               dry_run=dry_run, progress=progress, options=options, version=version, walked=walked, key=key,
+               started=started)
 
 
 def _replay(config: Config, store: Store, key: str, now: datetime) -> Report | None:
@@ -183,102 +94,3 @@ def _replay(config: Config, store: Store, key: str, now: datetime) -> Report | N
         if pending(store.conn):
             return None  # pings to retry: a full run does that
     return uptodate.replay(last, key, now.timestamp(), config.output_dir)
-
-
-def _collect_remote(config: Config, store: Store, now: datetime, offline: bool, transport: Any, resolver: Any,
-                    index: RankIndex, report: Report) -> dict[tuple[str, str], Article]:
-    # remote.state, not remote: a build without sources never imports httpx.
-    from .remote.state import ensure_schema, prune_sources
-
-    ensure_schema(store.conn)
-    prune_sources(store.conn, [source.url for source in config.sources])
-    if not config.sources:
-        index.set_remote(())
-        return {}
-    from .remote import collect_sources
-
-    result = collect_sources(config.sources, config.fetch, store.conn, now, offline=offline,
-                             transport=transport, resolver=resolver)
-    report.sources.extend(result.reports)
-    report.problems.extend(result.problems)
-    found: dict[tuple[str, str], Article] = {}
-    for article in result.articles:
-        report.articles += 1
-        found[(article.origin, article.id)] = article
-    index.set_remote([summarize(article) for article in result.articles])
-    return found
-
-
-def _write(config: Config, store: Store, feeds: list[PlannedFeed], load: Loader, load_raw: RawLoader,
-           report: Report, executor: Executor, progress: Progress | None) -> None:
-    """Render and write every feed whose digest changed (or whose file is
-    missing), then the listings; remove what is no longer published."""
-    out = config.output_dir
-    out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(out)
-    previous = store.published()
-    digests = store.output_digests()
-    current = {f.info.key: manifest_entry(f.info) for f in feeds}
-    # A vanished feed loses its files (and manifest entry) only after a
-    # clean run: a failed read or fetch may be why its articles are missing.
-    kept = {key: entry for key, entry in previous.items() if key not in current} if report.failed else {}
-    kept_entries = list(kept.values())
-    total = len(feeds) + len(LISTINGS)
-
-    staged = StagedWrites(out)
-
-    def up_to_date(relative: str, digest: str) -> bool:
-        return digests.get(relative) == digest and (out / relative).is_file()
-
-    def put(relative: str, data: bytes) -> None:
-        if not staged.stage(relative, data):
-            report.unchanged.append(relative)
-
-    def jobs() -> Iterator[RenderJob]:
-        # Lazy: each feed's articles are loaded when the executor asks for
-        # the next job, while its workers render the previous ones, so only
-        # a window of feeds is in memory at a time.
-        for feed in feeds:
-            stale = [fmt for fmt, path in feed.info.files if not up_to_date(path, feed.digest)]
-            report.unchanged.extend(path for fmt, path in feed.info.files if fmt not in stale)
-            if stale:
-                job = load_job(feed, load_raw, stale)
-                digest_of.update((path, feed.digest) for _fmt, path in job.files)
-                yield job
-            elif progress:
-                progress("write", 1, total)
-
-    digest_of: dict[str, str] = {}
-    try:
-        # Rendering is pure and CPU-bound: it runs on the executor's workers.
-        for rendered in executor.map(render_job, jobs(), serial_below=RENDER_POOL_MIN):
-            for path, data in rendered:
-                put(path, data)
-                store.set_output_digest(path, digest_of.pop(path))
-            if progress:
-                progress("write", 1, total)
-        listed = listings_digest(config, feeds, kept_entries)
-        if all(up_to_date(path, listed) for path in LISTINGS):
-            report.unchanged.extend(LISTINGS)  # the usual incremental run: no feed listed differently
-        else:
-            infos = [with_newest(f.info, f, load) if f.info.kind != "archive" else f.info for f in feeds]
-            for relative, data in render_listings(config, infos, kept_entries).items():
-                put(relative, data)
-                store.set_output_digest(relative, listed)
-        if progress:
-            progress("write", len(LISTINGS), total)
-        staged.commit()
-    except BaseException:
-        staged.abandon()  # no temporary files left behind
-        raise
-    report.written.extend(staged.written)
-    if not report.failed:
-        keep_paths = {path for entry in current.values() for path in entry["files"].values()}
-        for _key, entry in sorted(previous.items()):
-            for relative in sorted(entry["files"].values()):
-                if relative not in keep_paths:
-                    store.forget_output(relative)
-                    if remove_file(out, relative):
-                        report.removed.append(relative)
-    fsync_dirs(out, report.removed)
-    store.set_published({**current, **kept})

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING
 
 from .model import Problem
 from .settings import Seconds
-from .writers.feed import uri
 
 if TYPE_CHECKING:  # httpx is imported when a ping is sent, not at start-up
     import httpx
@@ -143,6 +142,8 @@ def _send(client: httpx.Client, hub: str, url: str, timeout: float) -> tuple[str
 
 def self_urls(feeds: Iterable[PlannedFeed]) -> dict[str, str]:
     """Output path -> self URL (as written in the feed) of every feed file."""
+    from .writers.feed import uri  # the config imports this module: keep start-up light
+
     return {path: uri(feed.doc.url(fmt)) or feed.doc.url(fmt) for feed in feeds for fmt, path in feed.info.files}
 
 

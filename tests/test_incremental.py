@@ -27,7 +27,7 @@ from specs import check_output_folder
 from support import NOW, Project, article, build_with_report, stamp_old, touched
 
 import aggregator
-from aggregator import load_config, pipeline
+from aggregator import load_config, run
 from aggregator.pipeline import build
 from aggregator.report import Report
 from aggregator.writers import formats
@@ -150,8 +150,8 @@ def test_the_listings_are_rendered_only_when_a_feed_changes(project: Project, mo
     run_api(project)
     files = snapshot(project.out)
     calls: list[int] = []
-    real = pipeline.render_listings
-    monkeypatch.setattr(pipeline, "render_listings", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = run.render_listings
+    monkeypatch.setattr(run, "render_listings", lambda *a, **k: calls.append(1) or real(*a, **k))
     path = project.articles / "ai-3.md"
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
