@@ -76,6 +76,13 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
             if replayed is not None:
                 replayed.timings["total"] = time.perf_counter() - started
                 return replayed
+    elif not dry_run:
+        # Nothing cached: every file will be parsed.  The workers start now,
+        # in the background, while this process imports what the run needs
+        # and walks the folders.
+        warm = getattr(executor, "warm", None)
+        if warm is not None:
+            warm()
     from .run import run
 
     return run(config, store, now, executor, offline=offline, transport=transport, resolver=resolver,

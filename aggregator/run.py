@@ -64,9 +64,6 @@ def run(config: Config, store: Store, now: datetime, executor: Executor, *, offl
     else:
         # Nothing cached: every file is parsed, starting with the first
         # folder listed while the walk goes on (no earlier run to replay).
-        warm = getattr(executor, "warm", None)
-        if warm is not None and not dry_run:
-            warm()  # start the workers while the first files are found
         found, problems = [], []
         files = _recorded(find(config.article_folders(), config.root, problems), found)
     tick = (lambda n: progress("parse", n, count)) if progress else None
