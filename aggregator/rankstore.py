@@ -12,7 +12,9 @@ feed it every article on every run and hold a summary per URL meanwhile.
 - ``members`` and ``custom_members``: (feed, rank key, URL) per live URL and
   feed, so a feed's top k is the start of an index range;
 - ``days`` and ``spellings``: per topic the counts behind ``per_day`` and
-  its display name, kept up to date by adding and subtracting.
+  its display name, kept up to date by adding and subtracting;
+- ``topic_results``: per topic what :meth:`RankIndex.result` last read for
+  it, dropped when any of the topic's rows changes.
 
 A run records the URLs its changes touch (files parsed or gone, remote
 items that changed, copies whose eligibility the clock changed) and
@@ -573,8 +575,8 @@ class RankIndex:
                                                    (topic_b, newest - 30))))
                 per_day[key] = day_window(counts)
                 picks = tuple((tuple(pick.item), pick.topic_keys) for pick in feeds[key])
-                conn.execute("INSERT OR REPLACE INTO topic_results VALUES (?, ?, ?)", (topic_b, max_items, pickle.dumps(
-                    (picks, topics[key], per_day[key]), protocol=pickle.HIGHEST_PROTOCOL)))
+                data = pickle.dumps((picks, topics[key], per_day[key]), protocol=pickle.HIGHEST_PROTOCOL)
+                conn.execute("INSERT OR REPLACE INTO topic_results VALUES (?, ?, ?)", (topic_b, max_items, data))
             if archives:
                 months[key] = self._months(topic_b, shared)
         custom_picks = tuple(self._custom(i, feed, max_items) for i, feed in enumerate(self.rules.custom))
