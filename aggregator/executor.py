@@ -9,6 +9,9 @@ import collections
 import gc
 import itertools
 import os
+import select
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -61,7 +64,7 @@ class PoolExecutor:
             from concurrent.futures import ProcessPoolExecutor
 
             self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_worker_start,
-                                             mp_context=_context())
+                                             initargs=(os.getpid(),), mp_context=_context())
         return self._pool
 
     def map(self, fn: Callable[[T], R], items: Iterable[T], *,
@@ -113,24 +116,46 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def _worker_start() -> None:
+def _worker_start(build: int) -> None:
     """Set up a worker process.
 
     The modules it imported are frozen out of the garbage collector: each
     file parsed makes thousands of short-lived containers, and every
     collection they trigger would otherwise traverse those modules too
-    (~3 % of a parse worker's time).  And Linux is asked to kill the worker
-    when the build process dies: a run killed by cron or SIGKILL must not
-    leave orphaned workers behind."""
+    (~3 % of a parse worker's time).  And the worker ends when the build
+    process ``build`` does (:func:`_end_with`)."""
     gc.freeze()
-    try:
-        import ctypes
-        import signal
+    _end_with(build)
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: workers exit when the queue closes
-        pass
+
+def _end_with(pid: int) -> None:
+    """End this process as soon as process ``pid`` ends.
+
+    A run killed by cron or SIGKILL must not leave its workers behind, and
+    nothing else would end them: each waits on a queue whose write end it
+    holds too, and the fork server they come from (their parent, which
+    PR_SET_PDEATHSIG would watch) lives as long as any of them does.  A
+    pidfd becomes readable when its process ends; a thread waits on it
+    without holding the GIL."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(1)  # gone already
+    except (AttributeError, OSError):  # not Linux 5.3 or later: look once a second
+        def wait() -> None:
+            while True:
+                time.sleep(1)
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    os._exit(1)
+                except PermissionError:
+                    pass  # a live process (another user's, if the number was reused)
+    else:
+        def wait() -> None:
+            select.select([fd], [], [])
+            os._exit(1)
+    threading.Thread(target=wait, name="end-with-build", daemon=True).start()
 
 
 class DaskExecutor:

@@ -94,7 +94,7 @@ def test_sigkill_leaves_old_or_new(tmp_path: Path) -> None:
         # Orphaned parse workers must not keep the next run locked out.
         with run_lock(site / "state" / "state.db"):
             pass
-        with contextlib.suppress(ProcessLookupError):  # then end the orphans this test started
+        with contextlib.suppress(ProcessLookupError):  # workers end with the build; a safety net
             os.killpg(proc.pid, signal.SIGKILL)
         now = _snapshot(site / "out")
         temps = [k for k in now if Path(k).name.startswith(TEMP_PREFIX)]
@@ -246,3 +246,46 @@ def test_the_lock_is_not_inherited_and_excludes_the_same_process(tmp_path: Path)
     with run_lock(state):
         out = subprocess.run([sys.executable, "-c", code, str(state)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "held"
+
+
+def _group(pgid: int) -> list[int]:
+    """The live processes of process group ``pgid`` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        state, _ppid, group = stat[stat.rindex(")") + 2:].split()[:3]
+        if int(group) == pgid and state != "Z":
+            found.append(int(entry))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_killed_run_leaves_no_process_behind(tmp_path: Path) -> None:
+    """Its parse workers and their fork server end with it.  They are not
+    its children, so nothing else would end them: every run killed by cron
+    would leave three processes behind for good."""
+    site = _site(tmp_path / "site")
+    for n in range(4000):
+        (site / "articles" / f"a{n:05d}.md").write_text(_article(n, ["AI", f"T{n % 7}"]), "utf-8")
+    proc = subprocess.Popen(_cmd("--workers", "2"), cwd=site, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, env={**os.environ, "TMPDIR": str(tmp_path)})
+    try:
+        deadline = time.monotonic() + 60
+        while len(_group(proc.pid)) < 4:  # the build, the fork server, two workers
+            assert proc.poll() is None, "the build ended before its workers were seen"
+            assert time.monotonic() < deadline, f"no workers seen: {_group(proc.pid)}"
+            time.sleep(0.01)
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 30
+        while left := _group(proc.pid):
+            assert time.monotonic() < deadline, f"left behind: {left}"
+            time.sleep(0.05)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -6,9 +6,11 @@ never fatal, with its pings kept for the next run."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -293,7 +295,7 @@ def test_a_run_killed_while_pinging_loses_no_ping(project: Project, hub: Hub) ->
     cmd = [sys.executable, "-m", "aggregator", "build", "-q", "-c", str(project.config), "--now", NOW]
     # TMPDIR: a killed run cannot remove its worker pool's socket folder; keep it in the project.
     process = subprocess.Popen(cmd, cwd=project.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "TMPDIR": str(project.root)})
+                               start_new_session=True, env={**os.environ, "TMPDIR": str(project.root)})
     try:
         deadline = time.monotonic() + 60
         while not hub.requests:
@@ -302,6 +304,8 @@ def test_a_run_killed_while_pinging_loses_no_ping(project: Project, hub: Hub) ->
     finally:
         process.kill()
         process.wait(30)
+        with contextlib.suppress(ProcessLookupError):  # its workers end with it; this is a safety net
+            os.killpg(process.pid, signal.SIGKILL)
     assert len(hub.requests) == 1
     hub.answer.set()
     hub.clear()
