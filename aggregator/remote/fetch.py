@@ -25,6 +25,7 @@ import httpx
 
 from ..errors import FetchError
 from ..urls import resolve_url
+from .codings import ACCEPT_ENCODING, CodingError, decode, decoders
 from .guard import RedirectGuard, RedirectRefused
 from .settings import Limits
 
@@ -86,7 +87,7 @@ def _timeout_kind(exc: httpx.TimeoutException) -> str:
 
 
 def _request_headers(limits: Limits, validators: Validators) -> dict[str, str]:
-    headers = {"User-Agent": limits.user_agent, "Accept": ACCEPT}
+    headers = {"User-Agent": limits.user_agent, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING}
     if validators.etag:
         headers["If-None-Match"] = validators.etag
     if validators.last_modified:
@@ -137,11 +138,27 @@ async def _read_body(response: httpx.Response, cap: int) -> bytes:
     if declared.isdigit() and int(declared) > cap:
         raise HttpFailure(f"response too large: Content-Length {declared} over {cap} bytes",
                           status=response.status_code)
-    body = bytearray()
-    async for chunk in response.aiter_bytes():  # decoded bytes: the cap defeats compression bombs
-        body += chunk
-        if len(body) > cap or response.num_bytes_downloaded > cap:
-            raise HttpFailure(f"response too large: over {cap} bytes", status=response.status_code)
+    too_large = HttpFailure(f"response too large: over {cap} bytes", status=response.status_code)
+    if response.is_stream_consumed:
+        # A transport that read (and decoded) the whole body itself, as
+        # httpx.MockTransport does: nothing left to bound.
+        if len(response.content) > cap:
+            raise too_large
+        return response.content
+    try:
+        # Raw bytes, decoded here a bounded piece at a time: the cap is on
+        # decoded bytes (compression bombs) and holds at every step.
+        chain = decoders(response.headers.get("content-encoding", ""))
+        body = bytearray()
+        async for chunk in response.aiter_raw():
+            if response.num_bytes_downloaded > cap:
+                raise too_large
+            for piece in decode(chunk, chain):
+                body += piece
+                if len(body) > cap:
+                    raise too_large
+    except CodingError as exc:
+        raise HttpFailure(str(exc), status=response.status_code) from None
     return bytes(body)
 
 

@@ -79,12 +79,18 @@ BOZO_WITH_ITEMS = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</
 HTML = b"<!DOCTYPE html><html><head><title>Blog</title></head><body><p>Not a feed</p></body></html>"
 
 
-def _gzip_bomb(expanded: int) -> bytes:
-    """Zeros compressed chunk by chunk, so the expanded size is never held in memory."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+def _gzip_bomb(expanded: int, wbits: int = 31) -> bytes:
+    """Zeros compressed chunk by chunk, so the expanded size is never held in
+    memory.  ``wbits``: 31 gzip, 15 zlib (HTTP's deflate), -15 raw deflate."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
     zeros = bytes(1 << 20)
     parts = [packer.compress(zeros) for _ in range(expanded >> 20)]
     return b"".join(parts) + packer.flush()
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return packer.compress(data) + packer.flush()
 
 
 class Server:
@@ -97,6 +103,8 @@ class Server:
         self.flaky_fails = False
         self.stop = threading.Event()
         self.bomb = _gzip_bomb(128 << 20)
+        self.bombs = {"deflate": _gzip_bomb(128 << 20, 15), "raw-deflate": _gzip_bomb(128 << 20, -15),
+                      "gzip, gzip": gzip.compress(_gzip_bomb(128 << 20))}
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
@@ -219,6 +227,20 @@ ROUTES: dict[str, Callable[[Handler, Server], None]] = {
     "/endless": _endless,
     "/bomb": _bomb,
     "/gzip": lambda h, site: h.send(200, gzip.compress(RSS), headers={"Content-Encoding": "gzip"}),
+    "/gzip-gzip": lambda h, site: h.send(200, gzip.compress(gzip.compress(RSS)),
+                                         headers={"Content-Encoding": "gzip, gzip"}),
+    "/deflate": lambda h, site: h.send(200, zlib.compress(RSS), headers={"Content-Encoding": "deflate"}),
+    "/raw-deflate": lambda h, site: h.send(200, _raw_deflate(RSS),
+                                           headers={"Content-Encoding": "deflate"}),
+    "/brotli": lambda h, site: h.send(200, RSS, headers={"Content-Encoding": "br"}),
+    "/corrupt-gzip": lambda h, site: h.send(200, gzip.compress(RSS)[:20] + b"\xff" * 200,
+                                            headers={"Content-Encoding": "gzip"}),
+    "/gzip-x5": lambda h, site: h.send(200, RSS, headers={"Content-Encoding": "gzip, gzip, gzip, gzip, gzip"}),
+    "/bomb-deflate": lambda h, site: h.send(200, site.bombs["deflate"], headers={"Content-Encoding": "deflate"}),
+    "/bomb-raw-deflate": lambda h, site: h.send(200, site.bombs["raw-deflate"],
+                                                headers={"Content-Encoding": "deflate"}),
+    "/bomb-gzip-gzip": lambda h, site: h.send(200, site.bombs["gzip, gzip"],
+                                              headers={"Content-Encoding": "gzip, gzip"}),
     "/429": _static(b"slow down", 429, "text/plain", {"Retry-After": "3600"}),
     "/503-date": _static(b"later", 503, "text/plain", {"Retry-After": "Sat, 01 Jun 2024 14:00:00 GMT"}),
     "/429-garbage": _static(b"slow down", 429, "text/plain", {"Retry-After": "soon-ish"}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import tracemalloc
 from datetime import datetime
 
 import pytest
@@ -62,6 +63,12 @@ HOSTILE = {
     "/big": ("failed", "too large"),
     "/endless": ("failed", "too large"),
     "/bomb": ("failed", "too large"),
+    "/bomb-deflate": ("failed", "too large"),
+    "/bomb-raw-deflate": ("failed", "too large"),
+    "/bomb-gzip-gzip": ("failed", "too large"),
+    "/brotli": ("failed", "unsupported Content-Encoding 'br'"),
+    "/corrupt-gzip": ("failed", "cannot decode the body"),
+    "/gzip-x5": ("failed", "5 stacked content codings refused"),
     "/429": ("failed", "429"),
     "/malformed": ("failed", "malformed feed"),
     "/html": ("failed", "not a feed"),
@@ -71,7 +78,8 @@ HOSTILE = {
 
 
 def test_hostile_routes_fail_alone_and_in_time(site, source, settings, conn, now, stopwatch) -> None:
-    good = [source("/rss"), source("/atom"), source("/json"), source("/gzip"), source("/chain/1")]
+    good = [source("/rss"), source("/atom"), source("/json"), source("/gzip"), source("/gzip-gzip"),
+            source("/deflate"), source("/raw-deflate"), source("/chain/1")]
     bad = [source(path) for path in HOSTILE]
     with stopwatch() as watch:
         result = collect_sources(bad + good, settings, conn, now)
@@ -86,6 +94,22 @@ def test_hostile_routes_fail_alone_and_in_time(site, source, settings, conn, now
         assert ids_from(result, good_source.url)
     failed = {p.where for p in result.problems if p.kind == "failed"}
     assert failed == {site.url(path) for path in HOSTILE}
+
+
+@pytest.mark.parametrize("path", ["/bomb", "/bomb-deflate", "/bomb-raw-deflate", "/bomb-gzip-gzip"])
+def test_a_compression_bomb_never_takes_much_more_than_the_cap(site, source, settings, conn, now, path) -> None:
+    """RELIABILITY #5: the body is decoded a bounded piece at a time, so a
+    bomb (128 MiB of zeros; gzip of gzip: a million to one) fails at the
+    cap without expanding past it first (one 64 KiB network chunk of gzip'd
+    zeros alone is 64 MiB)."""
+    tracemalloc.start()
+    try:
+        result = collect_sources([source(path)], settings, conn, now)
+        _size, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.reports[0].status == "failed" and "too large" in (result.reports[0].error or "")
+    assert peak < settings.max_bytes + (8 << 20), f"peak {peak >> 20} MiB for a {settings.max_bytes >> 20} MiB cap"
 
 
 def test_drip_is_cut_at_the_deadline(site, source, make_settings, conn, now, stopwatch) -> None:
