@@ -114,9 +114,9 @@ def send_pings(hub: str, urls: Iterable[str], *, timeout: float, transport: http
 
 
 def _send(client: httpx.Client, hub: str, url: str, timeout: float) -> tuple[str | None, bool]:
+    """(None if accepted else why, whether the hub answered at all)."""
     import httpx
 
-    """(None if accepted else why, whether the hub answered at all)."""
     try:
         with client.stream("POST", hub, data={"hub.mode": "publish", "hub.url": url}) as response:
             read = 0
