@@ -164,6 +164,8 @@ def _check(config: Config, lines: Lines) -> None:
         raise lines.error(("websub", "hub"), f"expected an absolute http(s) URL, got {config.websub.hub[:100]!r}")
     if not config.websub.timeout > 0:
         raise lines.error(("websub", "timeout"), "must be more than 0")
+    if not config.websub.budget > 0:
+        raise lines.error(("websub", "budget"), "must be more than 0")
     cache_control_error = header_value_error(config.serve.cache_control)
     if cache_control_error:
         raise lines.error(("serve", "cache_control"), cache_control_error)

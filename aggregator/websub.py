@@ -55,6 +55,9 @@ class WebSubSettings:
         "and the hub is pinged after each build for the feeds that changed. Default: none (no WebSub)."))
     timeout: Seconds = field(default=Seconds(10.0), metadata=_doc(
         "Time allowed for each ping (connecting, sending, each read of the answer). Default `10s`."))
+    budget: Seconds = field(default=Seconds(60.0), metadata=_doc(
+        "Wall-clock time for all of a run's pings: no ping starts after it (the rest stay pending for "
+        "the next run), so a slow hub cannot hold a cron run. Default `60s`."))
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
@@ -68,38 +71,44 @@ def pending(conn: sqlite3.Connection) -> list[str]:
 
 
 def ping(hub: str, urls: Sequence[str], *, timeout: float, transport: httpx.BaseTransport | None = None,
-         user_agent: str) -> list[Problem]:
+         user_agent: str, budget: float | None = None) -> list[Problem]:
     """Send one publish ping per URL to ``hub``; a ``failed`` problem per
     ping not accepted.  After a failure to reach the hub at all (connection
-    refused, timeout) the remaining URLs are not tried: one more problem
-    says how many."""
-    return _ping_all(hub, urls, timeout=timeout, transport=transport, user_agent=user_agent)[1]
+    refused, timeout), or once ``budget`` seconds have passed, the remaining
+    URLs are not tried: one more problem says how many, and why."""
+    return _ping_all(hub, urls, timeout=timeout, transport=transport, user_agent=user_agent, budget=budget)[1]
 
 
 def _ping_all(hub: str, urls: Sequence[str], *, timeout: float, transport: httpx.BaseTransport | None,
-              user_agent: str) -> tuple[list[str], list[Problem]]:
+              user_agent: str, budget: float | None) -> tuple[list[str], list[Problem]]:
     """(URLs the hub accepted, problems)."""
     accepted: list[str] = []
     problems: list[Problem] = []
     tried = 0
-    for url, why in send_pings(hub, urls, timeout=timeout, transport=transport, user_agent=user_agent):
+    unreached = False  # the last ping found no hub: why the rest were not tried
+    deadline = time.monotonic() + budget if budget is not None else None
+    for url, why, reached in send_pings(hub, urls, timeout=timeout, transport=transport, user_agent=user_agent,
+                                        deadline=deadline):
         tried += 1
+        unreached = not reached
         if why is None:
             accepted.append(url)
         else:
             problems.append(Problem(hub, f"WebSub hub ping failed: {why} (feed {url})", "failed"))
     if tried < len(urls):
-        problems.append(Problem(hub, f"WebSub hub ping not sent for {len(urls) - tried} more feed(s): "
-                                     "the hub could not be reached", "failed"))
+        why = "the hub could not be reached" if unreached else f"the run's WebSub budget of {budget:g}s was spent"
+        problems.append(Problem(hub, f"WebSub hub ping not sent for {len(urls) - tried} more feed(s): {why}",
+                                "failed"))
     return accepted, problems
 
 
 def send_pings(hub: str, urls: Iterable[str], *, timeout: float, transport: httpx.BaseTransport | None = None,
-               user_agent: str) -> Iterator[tuple[str, str | None]]:
-    """Ping ``hub`` for each URL in turn; yield ``(url, None)`` when the hub
-    accepted it, ``(url, reason)`` when not.  Stops after a failure to reach
-    the hub (refused, timed out): the remaining URLs would only wait for
-    the same timeout."""
+               user_agent: str, deadline: float | None = None) -> Iterator[tuple[str, str | None, bool]]:
+    """Ping ``hub`` for each URL in turn; yield ``(url, None, True)`` when
+    the hub accepted it, ``(url, reason, reached)`` when not.  Stops after a
+    failure to reach the hub (refused, timed out: ``reached`` is false; the
+    remaining URLs would only wait for the same timeout), and at
+    ``deadline`` (``time.monotonic()``): no ping starts after it."""
     # trust_env=False: no proxy variables (a loopback hub stays loopback);
     # redirects are not followed: a redirected POST loses its body or method.
     import httpx
@@ -107,8 +116,10 @@ def send_pings(hub: str, urls: Iterable[str], *, timeout: float, transport: http
     with httpx.Client(transport=transport, timeout=httpx.Timeout(timeout), follow_redirects=False,
                       trust_env=False, headers={"User-Agent": user_agent}) as client:
         for url in urls:
+            if deadline is not None and time.monotonic() >= deadline:
+                return
             why, reached = _send(client, hub, url, timeout)
-            yield url, why
+            yield url, why, reached
             if not reached:
                 return
 
@@ -178,7 +189,7 @@ def announce(config: Config, store: Store, feeds: Sequence[PlannedFeed], report:
     todo = pending(conn)
     if not offline and todo:
         accepted, problems = _ping_all(hub, todo, timeout=config.websub.timeout, transport=transport,
-                                       user_agent=config.fetch.user_agent)
+                                       user_agent=config.fetch.user_agent, budget=config.websub.budget)
         conn.executemany("DELETE FROM websub_pending WHERE url = ?", ((u,) for u in accepted))
         report.pinged.extend(accepted)
         report.problems.extend(problems)

@@ -45,6 +45,7 @@ class Hub:
         self.location: str | None = None
         self.answer = threading.Event()  # cleared: requests are recorded, then held unanswered
         self.answer.set()
+        self.delay = 0.0  # seconds before each answer
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         hub = self
@@ -56,6 +57,7 @@ class Hub:
                     hub.requests.append({"path": self.path, "headers": dict(self.headers.items()),
                                          "form": parse_qs(body.decode("ascii"), strict_parsing=True)})
                 hub.answer.wait(60)
+                time.sleep(hub.delay)
                 self.send_response(hub.status)
                 if hub.location:
                     self.send_header("Location", hub.location)
@@ -274,6 +276,26 @@ def test_an_unreachable_hub_is_reported_not_fatal(project: Project, dead_hub: st
     assert report["websub"]["pending"] == feed_urls(project)
 
 
+def test_pings_stop_at_the_budget_and_the_rest_stay_pending(project: Project, hub: Hub) -> None:
+    """A slow hub cannot hold a cron run: no ping starts once websub.budget
+    is spent; the rest stay pending and go out with the next run."""
+    setup(project, hub.url)
+    project.write_config(f"websub: {{hub: '{hub.url}', timeout: 5, budget: 1}}\n")
+    hub.delay = 0.4  # 12 feed files: ~5 s of pings without the budget
+    code, _stderr, report = build(project)
+    assert code == 1
+    first = hub.pinged
+    assert 1 <= len(first) < len(feed_urls(project))
+    assert report["websub"]["pending"] == sorted(set(feed_urls(project)) - set(first))
+    failures = [p for p in report["problems"] if p["kind"] == "failed"]
+    assert len(failures) == 1 and "the run's WebSub budget of 1s was spent" in failures[0]["reason"]
+    assert f"not sent for {len(feed_urls(project)) - len(first)} more feed(s)" in failures[0]["reason"]
+    hub.delay, _ = 0.0, hub.clear()
+    code, stderr, report = build(project)
+    assert code == 0, stderr
+    assert report["websub"]["pending"] == [] and sorted(first + hub.pinged) == feed_urls(project)
+
+
 def test_a_hub_failure_does_not_block_removing_a_vanished_topic(project: Project, hub: Hub) -> None:
     setup(project, hub.url)
     assert build(project)[0] == 0
@@ -358,3 +380,7 @@ def test_hub_config_is_validated(project: Project, tmp_path: Path) -> None:
     result = project.run()
     assert result.returncode == 2
     assert "config.yaml:6: websub.hub: expected an absolute http(s) URL" in result.stderr
+    project.write_config("websub:\n  hub: 'https://hub.example.org/'\n  budget: 0s\n")
+    result = project.run()
+    assert result.returncode == 2
+    assert "websub.budget: must be more than 0" in result.stderr
