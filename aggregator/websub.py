@@ -56,8 +56,9 @@ class WebSubSettings:
     timeout: Seconds = field(default=Seconds(10.0), metadata=_doc(
         "Time allowed for each ping (connecting, sending, each read of the answer). Default `10s`."))
     budget: Seconds = field(default=Seconds(60.0), metadata=_doc(
-        "Wall-clock time for all of a run's pings: no ping starts after it (the rest stay pending for "
-        "the next run), so a slow hub cannot hold a cron run. Default `60s`."))
+        "Wall-clock time for all of a run's pings: no ping starts after it and no answer is read past "
+        "it (the pings not sent stay pending for the next run), so a slow hub cannot hold a cron run. "
+        "Default `60s`."))
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
@@ -118,22 +119,25 @@ def send_pings(hub: str, urls: Iterable[str], *, timeout: float, transport: http
         for url in urls:
             if deadline is not None and time.monotonic() >= deadline:
                 return
-            why, reached = _send(client, hub, url, timeout)
+            why, reached = _send(client, hub, url, timeout, deadline)
             yield url, why, reached
             if not reached:
                 return
 
 
-def _send(client: httpx.Client, hub: str, url: str, timeout: float) -> tuple[str | None, bool]:
+def _send(client: httpx.Client, hub: str, url: str, timeout: float,
+          deadline: float | None = None) -> tuple[str | None, bool]:
     """(None if accepted else why, whether the hub answered at all)."""
     import httpx
 
     try:
         with client.stream("POST", hub, data={"hub.mode": "publish", "hub.url": url}) as response:
             read = 0
-            for chunk in response.iter_raw():  # drained, so the connection can be reused
+            # Drained, so the connection can be reused; not past the budget
+            # (the status is known: a hub dripping its answer is not waited for).
+            for chunk in response.iter_raw():
                 read += len(chunk)
-                if read > _MAX_BODY:
+                if read > _MAX_BODY or (deadline is not None and time.monotonic() > deadline):
                     break
     except httpx.TimeoutException as exc:
         return f"{type(exc).__name__} (timeout {timeout:g}s)", False

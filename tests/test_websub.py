@@ -46,6 +46,7 @@ class Hub:
         self.answer = threading.Event()  # cleared: requests are recorded, then held unanswered
         self.answer.set()
         self.delay = 0.0  # seconds before each answer
+        self.drip = 0  # bytes of answer body, sent one every 0.2 s
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         hub = self
@@ -61,8 +62,12 @@ class Hub:
                 self.send_response(hub.status)
                 if hub.location:
                     self.send_header("Location", hub.location)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(hub.drip))
                 self.end_headers()
+                for _ in range(hub.drip):
+                    self.wfile.write(b".")
+                    self.wfile.flush()
+                    time.sleep(0.2)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -294,6 +299,18 @@ def test_pings_stop_at_the_budget_and_the_rest_stay_pending(project: Project, hu
     code, stderr, report = build(project)
     assert code == 0, stderr
     assert report["websub"]["pending"] == [] and sorted(first + hub.pinged) == feed_urls(project)
+
+
+@pytest.mark.timeout(60)
+def test_a_hub_dripping_its_answer_is_not_waited_for_past_the_budget(project: Project, hub: Hub) -> None:
+    setup(project, hub.url)
+    project.write_config(f"websub: {{hub: '{hub.url}', timeout: 5, budget: 1}}\n")
+    hub.status, hub.drip = 200, 1000  # 200 s of answer body (a 204 has none), each byte within the timeout
+    started = time.monotonic()
+    code, _stderr, report = build(project)
+    assert time.monotonic() - started < 30  # the budget (1 s) plus generous slack, not 200 s
+    assert code == 1 and hub.pinged == [feed_urls(project)[0]]
+    assert report["websub"]["pending"] == feed_urls(project)[1:]  # the first was accepted (200)
 
 
 def test_a_hub_failure_does_not_block_removing_a_vanished_topic(project: Project, hub: Hub) -> None:
