@@ -134,7 +134,7 @@ def load_items(feed: PlannedFeed, load: Loader, limit: int | None = None) -> tup
     for pick, names in list(zip(feed.picks, feed.names, strict=True))[:limit]:
         article = load(pick.origin, pick.id)
         if article is not None:
-            found.append(dataclasses.replace(article, topics=names))
+            found.append(article.replace(topics=names))
     return tuple(found)
 
 
