@@ -18,7 +18,16 @@ from __future__ import annotations
 __version__ = "0.2.0"
 
 from .config import Config, load_config
-from .errors import AggregatorError, ConfigError, FetchError, LockedError, SourceError, WriteError
+from .errors import (
+    AggregatorError,
+    ConfigError,
+    FetchError,
+    LockedError,
+    SourceError,
+    StateDamaged,
+    StateError,
+    WriteError,
+)
 from .model import Article, FeedInfo, Problem
 from .pipeline import build
 from .report import Report
@@ -34,6 +43,8 @@ __all__ = [
     "Problem",
     "Report",
     "SourceError",
+    "StateDamaged",
+    "StateError",
     "WriteError",
     "__version__",
     "build",

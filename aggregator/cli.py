@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
         verbosity.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
         if name == "build":
             cmd.add_argument("--output", metavar="DIR", help="output folder (overrides the config)")
+            cmd.add_argument("--rebuild-state", action="store_true",
+                             help="delete the state file first and build from the inputs alone")
     serve = commands.add_parser("serve", help="serve the output folder over HTTP")
     serve.add_argument("-c", "--config", default="config.yaml")
     serve.add_argument("--host", default="127.0.0.1")
@@ -117,7 +119,8 @@ def _build(args: argparse.Namespace, config: Config) -> int:
     try:
         with progress_bar(enabled=not args.quiet) as progress:
             report = build(config, now=now, executor=executor, offline=args.offline, wait=args.wait,
-                           dry_run=args.command == "check", progress=progress)
+                           dry_run=args.command == "check", progress=progress,
+                           rebuild_state=getattr(args, "rebuild_state", False))
     finally:
         executor.close()
     _print(report, args)

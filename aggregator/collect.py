@@ -1,6 +1,6 @@
 """The local half of the inbound I/O: article files -> parse results.
 
-Files whose (size, mtime_ns, inode) and parse fingerprint match the cache
+Files whose (size, mtime_ns, inode, ctime_ns) and parse fingerprint match the cache
 are not read again; the rest are read and parsed in batches on the
 executor and stored.  Results stream out in path order, so the caller can
 rank them without holding every article in memory.
@@ -75,7 +75,7 @@ def read_and_parse(found: tuple[str, FileStat], options: ParseOptions,
                    max_bytes: int = MAX_FILE_BYTES) -> ParseResult:
     """Read and parse the file ``found`` (a :class:`Found` or its plain
     ``(path, stat)`` tuple)."""
-    path, (size, _mtime, inode) = found
+    path, (size, _mtime, inode, _ctime) = found
     if size > max_bytes:
         return ParseResult(problems=(Problem(path, f"file larger than {max_bytes} bytes"),))
     # The file was checked when it was found (a regular file, inside the

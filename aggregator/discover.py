@@ -27,11 +27,11 @@ _NAME = operator.attrgetter("name")
 
 
 class Found(NamedTuple):
-    """An article file and its (size, mtime_ns, inode).  A tuple: 100,000
-    of them cross to the parse workers and back."""
+    """An article file and its (size, mtime_ns, inode, ctime_ns).  A tuple:
+    100,000 of them cross to the parse workers and back."""
 
     path: str
-    stat: tuple[int, int, int]
+    stat: tuple[int, int, int, int]
 
 
 # Found(path, stat) without the named tuple's Python-level __new__: the walk
@@ -117,7 +117,7 @@ def _walk(top: Path, exclude: tuple[str, ...], problems: list[Problem]) -> Itera
                 except OSError:
                     pass  # vanished or unreadable: _file reports why
                 else:
-                    here.append(_found(Found, (entry.path, (st.st_size, st.st_mtime_ns, st.st_ino))))
+                    here.append(_found(Found, (entry.path, (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns))))
                     continue
             here.extend(_file(Path(entry.path), top, exclude, problems))
         yield from here
@@ -156,4 +156,4 @@ def _file(path: Path, top: Path, exclude: tuple[str, ...], problems: list[Proble
         # A FIFO would block the reader forever; a socket or device is no article.
         problems.append(Problem(str(path), "not a regular file", "skipped"))
         return
-    yield Found(str(path), (st.st_size, st.st_mtime_ns, st.st_ino))
+    yield Found(str(path), (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns))

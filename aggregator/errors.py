@@ -8,7 +8,12 @@ not exceptions.  Exceptions are for what stops a whole run:
   - :class:`SourceError` -- a remote source could not be used
     - :class:`FetchError` -- the HTTP exchange failed (timeout, status, size)
   - :class:`WriteError` -- an output file could not be written
-  - :class:`LockedError` -- another run holds the lock
+  - :class:`StateError` -- the state file cannot be used (read-only, disk
+    full, a folder in its place...)
+    - :class:`StateDamaged` -- its content is damaged; :func:`~aggregator.build`
+      sets it aside and rebuilds it from the inputs
+  - :class:`LockedError` -- another run holds the lock (or another program
+    the state file's)
 
 ``str()`` of each names the place first, e.g.
 ``config.yaml:14: ranking.half_life: expected a duration, got 'soon'``.
@@ -44,5 +49,13 @@ class WriteError(AggregatorError):
     """An output file could not be written."""
 
 
+class StateError(AggregatorError):
+    """The state file cannot be used; ``str()`` names it and says why."""
+
+
+class StateDamaged(StateError):
+    """The state file's content is damaged (truncated, not a database)."""
+
+
 class LockedError(AggregatorError):
-    """Another run holds the lock."""
+    """Another run holds the lock (or another program the state file's)."""

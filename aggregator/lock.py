@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import LockedError
+from .errors import LockedError, StateError
 
 _HELD: set[Path] = set()  # lock files this process holds
 _GUARD = threading.Lock()
@@ -31,9 +31,12 @@ def run_lock(state_path: Path, wait: float = 0.0) -> Iterator[None]:
     """Hold ``<state>.lock`` for the duration; raise :class:`LockedError`
     if another run holds it for longer than ``wait`` seconds."""
     lock_path = state_path.with_name(state_path.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise StateError(f"{lock_path}: cannot open the lock file: {exc.strerror or exc}") from None
     key = lock_path.resolve()
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         deadline = time.monotonic() + wait
         while not _acquire(fd, key):

@@ -15,6 +15,7 @@ import os
 import tempfile
 import threading
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from .errors import WriteError
@@ -47,23 +48,32 @@ class StagedWrites:
     temporary is fsynced.
     """
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, journal: Path | None = None):
         self.root = root
+        self._journal = journal  # written before the first temporary file
         self._resolved = os.path.realpath(root)
         self._pending: list[tuple[str, Path]] = []  # (temporary, final path)
         self.written: list[str] = []
+        # Per staged path, the (size, mtime_ns, inode) the file has once
+        # committed (a rename keeps both): what the state file records.
+        self.stats: dict[str, tuple[int, int, int]] = {}
 
     def stage(self, relative: str, data: bytes) -> bool:
         """Stage ``data`` for ``root/relative``; False when the file already
         holds exactly these bytes (it is then left alone)."""
         path = confined(self.root, relative, resolved_root=self._resolved)
         try:
-            if path.stat().st_size == len(data) and path.read_bytes() == data:
+            st = path.stat()
+            if st.st_size == len(data) and path.read_bytes() == data:
+                self.stats[relative] = output_stat(st)
                 return False
         except FileNotFoundError:
             pass
         except OSError as exc:
             raise WriteError(f"{path}: {exc.strerror or exc}") from None
+        if self._journal is not None:
+            begin_writes(self._journal, self.root)
+            self._journal = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
@@ -73,9 +83,10 @@ class StagedWrites:
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
+                handle.flush()
                 if _SYNCFS is None:
-                    handle.flush()
                     os.fsync(handle.fileno())
+                self.stats[relative] = output_stat(os.fstat(handle.fileno()))
             os.chmod(temp, 0o644)  # mkstemp makes 0600; the folder is published
         except OSError as exc:
             raise WriteError(f"{path}: {exc.strerror or exc}") from None
@@ -101,6 +112,22 @@ class StagedWrites:
         for temp, _path in self._pending:
             _remove_quietly(Path(temp))
         self._pending.clear()
+
+
+def output_stat(st: os.stat_result) -> tuple[int, int, int]:
+    """What identifies one version of an output file: (size, mtime_ns, inode).
+    Every write makes a new inode (a temporary renamed into place)."""
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def current_stat(root: Path, relative: str) -> tuple[int, int, int] | None:
+    """:func:`output_stat` of ``root/relative`` as it is now; ``None`` when it
+    is missing or not a regular file."""
+    try:
+        st = os.stat(os.path.join(root, relative))
+    except OSError:
+        return None
+    return output_stat(st) if S_ISREG(st.st_mode) else None
 
 
 def _load_syncfs() -> Any:
@@ -204,6 +231,41 @@ def fsync_dirs(root: Path, written: list[str]) -> None:
             parent = parent.parent
     for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
         fsync_dir(folder)
+
+
+def journal_path(state_path: Path) -> Path:
+    """The file that says a run has begun changing its output folder."""
+    return state_path.with_name(state_path.name + ".writing")
+
+
+def begin_writes(journal: Path, out: Path) -> None:
+    """Record durably, before a run's first temporary file, that ``out`` is
+    being changed: a run killed from here on leaves temporaries (and maybe
+    renamed files the state file does not describe) that the next run must
+    deal with before it may trust anything it recorded."""
+    atomic_write(journal, (os.fsdecode(out) + "\n").encode("utf-8", "surrogateescape"))
+
+
+def end_writes(journal: Path) -> None:
+    """The run's changes are committed to the state file: nothing to recover."""
+    with contextlib.suppress(FileNotFoundError):
+        journal.unlink()
+
+
+def recover_writes(journal: Path, out: Path) -> bool:
+    """After a run that was killed while writing (``journal`` exists), remove
+    its temporary files from the folder it wrote to and from ``out``; True
+    when there was such a run.  Its renamed files need no undoing: every
+    output file's recorded stat is checked before it is trusted."""
+    try:
+        named = journal.read_bytes().decode("utf-8", "surrogateescape").strip()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        named = ""
+    for folder in {Path(named), out} if named else {out}:
+        remove_stale_temps(folder)
+    return True
 
 
 def remove_stale_temps(root: Path) -> int:

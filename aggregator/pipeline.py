@@ -13,7 +13,10 @@ renders, half of a run's start-up.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,13 +24,15 @@ from . import uptodate
 from .codeid import code_id
 from .config import Config
 from .discover import Found, discover
+from .errors import StateDamaged
 from .executor import Executor, SerialExecutor
 from .lock import run_lock
 from .model import Problem
+from .output import end_writes, journal_path, recover_writes
 from .parsekey import ParseOptions, fingerprint
 from .progress import Progress
 from .report import Report
-from .store import Store
+from .store import Store, discard, set_aside, state_error
 
 
 def parse_options(config: Config) -> ParseOptions:
@@ -37,29 +42,71 @@ def parse_options(config: Config) -> ParseOptions:
 
 def build(config: Config, *, now: datetime | None = None, executor: Executor | None = None,
           offline: bool = False, transport: Any = None, resolver: Any = None, wait: float = 0.0,
-          dry_run: bool = False, progress: Progress | None = None) -> Report:
+          dry_run: bool = False, progress: Progress | None = None, rebuild_state: bool = False) -> Report:
     """Build every feed of ``config``; return the :class:`Report`.
 
     Raises :class:`~aggregator.errors.LockedError` when another run holds
-    the lock (after ``wait`` seconds) and other
-    :class:`~aggregator.errors.AggregatorError` s when nothing can be built.
-    ``dry_run`` parses and ranks everything but writes nothing (``check``).
+    the lock (after ``wait`` seconds), or another program the state file's,
+    and other :class:`~aggregator.errors.AggregatorError` s when nothing can
+    be built (:class:`~aggregator.errors.StateError`: the state file cannot
+    be used).  A state file whose content is damaged is set aside and
+    rebuilt from the inputs (reported as a failed input), as
+    ``rebuild_state`` does on request.  ``dry_run`` parses and ranks
+    everything but writes nothing (``check``).
     """
     now = (now or datetime.now(UTC)).astimezone(UTC)
+    run = _Run(config, now, executor or SerialExecutor(), offline, transport, resolver, dry_run, progress, wait)
     with run_lock(config.state_path, wait):
-        store = Store(config.state_path)
+        if rebuild_state:
+            discard(config.state_path)
         try:
-            report = _run(config, store, now, executor or SerialExecutor(), offline, transport, resolver,
-                          dry_run, progress)
+            return run.once()
+        except StateDamaged as damaged:
+            why = str(damaged).partition(": ")[2]
+        aside = set_aside(config.state_path)
+        report = run.once()
+        report.state_rebuilt = str(config.state_path)
+        report.problems.insert(0, Problem(str(config.state_path),
+                                          f"{why}: set aside as {aside.name} and rebuilt from the inputs", "failed"))
+        return report
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One build's inputs, so a run on a damaged state file can start again."""
+
+    config: Config
+    now: datetime
+    executor: Executor
+    offline: bool
+    transport: Any
+    resolver: Any
+    dry_run: bool
+    progress: Progress | None
+    wait: float
+
+    def once(self) -> Report:
+        path = self.config.state_path
+        store = Store(path, wait=self.wait)
+        try:
+            report = _run(self.config, store, self.now, self.executor, self.offline, self.transport, self.resolver,
+                          self.dry_run, self.progress)
             store.commit()
-        except BaseException:
+            end_writes(journal_path(path))
+            return report
+        except BaseException as exc:
             # Never keep half a run: output digests recorded for files whose
             # rename did not happen would hide them from the next run.
-            store.rollback()
+            with contextlib.suppress(sqlite3.Error):
+                store.rollback()
+            if isinstance(exc, sqlite3.Error):
+                error = state_error(path, exc, self.wait)
+                if error is not exc:
+                    raise error from None
             raise
         finally:
-            store.close()
-    return report
+            with contextlib.suppress(sqlite3.Error):
+                store.close()
 
 
 def _run(config: Config, store: Store, now: datetime, executor: Executor, offline: bool, transport: Any,
@@ -68,9 +115,12 @@ def _run(config: Config, store: Store, now: datetime, executor: Executor, offlin
     options, version = parse_options(config), code_id()
     walked: tuple[list[Found], list[Problem]] | None = None
     key = None
+    # A run killed while writing: its temporaries go now, and the full run
+    # checks every output file against what the state file recorded.
+    interrupted = recover_writes(journal_path(config.state_path), config.output_dir)
     if store.has_cache(fingerprint(options, version)):
         walked = discover(config.article_folders(), config.root)
-        if not dry_run and not config.sources:
+        if not dry_run and not config.sources and not interrupted:
             key = uptodate.inputs_key(repr(config), version, *walked)
             replayed = _replay(config, store, key, now)
             if replayed is not None:
@@ -100,4 +150,4 @@ def _replay(config: Config, store: Store, key: str, now: datetime) -> Report | N
         ensure_schema(store.conn)
         if pending(store.conn):
             return None  # pings to retry: a full run does that
-    return uptodate.replay(last, key, now.timestamp(), config.output_dir)
+    return uptodate.replay(last, key, now.timestamp(), config.output_dir, store.outputs())

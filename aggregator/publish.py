@@ -23,9 +23,11 @@ import dataclasses
 import hashlib
 import json
 import pickle
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from .articles import with_content
@@ -214,6 +216,46 @@ def manifest_entry(info: FeedInfo) -> dict[str, Any]:
     if info.month:
         entry["month"] = info.month
     return entry
+
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,199}")
+_MONTH = re.compile(r"\d{4}-\d{2}")
+
+
+def read_manifest(out: Path) -> dict[str, dict[str, Any]]:
+    """Key -> manifest entry of every feed listed in ``out``'s manifest, as
+    :meth:`Store.published` returns them: what a state file that was lost or
+    rebuilt no longer knows, so the files of feeds that vanished meanwhile
+    are still removed.  Only entries that name exactly the files this
+    program writes for them are taken: a foreign or damaged manifest can
+    never make a run remove anything else."""
+    try:
+        data = json.loads((out / MANIFEST).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    entries = data.get("feeds") if isinstance(data, dict) and data.get("version") == 1 else None
+    found: dict[str, dict[str, Any]] = {}
+    for entry in entries if isinstance(entries, list) else ():
+        stem = _manifest_stem(entry)
+        if stem is None or entry["files"] != {fmt: stem + f.suffix for fmt, f in FORMATS.items()}:
+            continue
+        month = entry.get("month")
+        found[f"{entry['kind']}:{entry['slug']}/{month}" if month else f"{entry['kind']}:{entry['slug']}"] = entry
+    return found
+
+
+def _manifest_stem(entry: object) -> str | None:
+    """The file stem an entry's files must have, or ``None`` if it is not one of ours."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("files"), dict):
+        return None
+    kind, slug, month = entry.get("kind"), entry.get("slug"), entry.get("month")
+    if not isinstance(slug, str) or not _SLUG.fullmatch(slug):
+        return None
+    if kind == "archive":
+        return f"archive/{slug}/{month}" if isinstance(month, str) and _MONTH.fullmatch(month) else None
+    if month is not None:
+        return None
+    return {"all": slug if slug == "all" else None, "topic": slug, "custom": f"custom/{slug}"}.get(str(kind))
 
 
 def render_manifest(config: Config, infos: list[FeedInfo], kept: list[dict[str, Any]]) -> bytes:

@@ -35,6 +35,7 @@ class Report:
     timings: dict[str, float] = field(default_factory=dict)
     dry_run: bool = False
     hub: str | None = None  # the WebSub hub pinged, if any (its failures are not the inputs')
+    state_rebuilt: str | None = None  # the state file, when it was damaged and rebuilt in this run
 
     @property
     def skipped(self) -> list[Problem]:
@@ -57,7 +58,7 @@ class Report:
         # Each count where it belongs: a failing source or hub is not a
         # failed article file (a cron reader would look for the wrong thing).
         sources = {getattr(s, "url", None) for s in self.sources}
-        local = [p for p in self.problems if p.where not in sources and p.where != self.hub]
+        local = [p for p in self.problems if p.where not in sources and p.where not in (self.hub, self.state_rebuilt)]
         parts = [f"{self.articles} articles from {self.files} files "
                  f"({sum(p.kind == 'skipped' for p in local)} skipped, "
                  f"{sum(p.kind == 'failed' for p in local)} failed)"]
@@ -73,6 +74,8 @@ class Report:
         if self.pinged or self.pending or hub_failures:
             parts.append(f"WebSub: {len(self.pinged)} pinged, {len(self.pending)} pending"
                          + (f", {hub_failures} hub failures" if hub_failures else ""))
+        if self.state_rebuilt:
+            parts.append("state file damaged: rebuilt")
         parts.append(f"{seconds:.2f}s")
         return "; ".join(parts)
 

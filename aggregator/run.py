@@ -9,7 +9,7 @@ from __future__ import annotations
 import pickle
 import time
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from . import uptodate
@@ -18,7 +18,7 @@ from .config import Config
 from .discover import Found, find
 from .executor import Executor
 from .model import Article, Problem, summarize
-from .output import StagedWrites, fsync_dirs, remove_file, remove_stale_temps, start_flush
+from .output import StagedWrites, current_stat, fsync_dirs, journal_path, remove_file, remove_stale_temps, start_flush
 from .parsekey import ParseOptions
 from .progress import Progress
 from .publish import (
@@ -31,6 +31,7 @@ from .publish import (
     load_job,
     manifest_entry,
     plan_feeds,
+    read_manifest,
     render_job,
     render_listings,
     with_newest,
@@ -140,7 +141,10 @@ def _collect_remote(config: Config, store: Store, now: datetime, offline: bool, 
         return {}
     from .remote import collect_sources
 
-    result = collect_sources(config.sources, config.fetch, store.conn, now, offline=offline,
+    # What the sources store (retry times, first-seen dates) is history: it
+    # is never dated after the real clock, so one run with a --now far ahead
+    # cannot defer every source, or date undated items, into that future.
+    result = collect_sources(config.sources, config.fetch, store.conn, min(now, datetime.now(UTC)), offline=offline,
                              transport=transport, resolver=resolver)
     report.sources.extend(result.reports)
     report.problems.extend(result.problems)
@@ -159,8 +163,10 @@ def _write(config: Config, store: Store, feeds: list[PlannedFeed], load: Loader,
     out = config.output_dir
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out)
-    previous = store.published()
-    digests = store.output_digests()
+    # Nothing recorded (a new, lost or rebuilt state file): the manifest in
+    # the folder says what was published, so vanished feeds still go.
+    previous = store.published() or read_manifest(out)
+    records = store.outputs()
     current = {f.info.key: manifest_entry(f.info) for f in feeds}
     # A vanished feed loses its files (and manifest entry) only after a
     # clean run: a failed read or fetch may be why its articles are missing.
@@ -168,10 +174,14 @@ def _write(config: Config, store: Store, feeds: list[PlannedFeed], load: Loader,
     kept_entries = list(kept.values())
     total = len(feeds) + len(LISTINGS)
 
-    staged = StagedWrites(out)
+    staged = StagedWrites(out, journal_path(config.state_path))
 
     def up_to_date(relative: str, digest: str) -> bool:
-        return digests.get(relative) == digest and (out / relative).is_file()
+        # The file must still be the one written for this digest: a run
+        # killed after its renames but before its commit, or a hand edit,
+        # leaves a file that the stored digest does not describe.
+        record = records.get(relative)
+        return record is not None and record[0] == digest and current_stat(out, relative) == record[1]
 
     def put(relative: str, data: bytes) -> None:
         if not staged.stage(relative, data):
@@ -197,7 +207,6 @@ def _write(config: Config, store: Store, feeds: list[PlannedFeed], load: Loader,
         for rendered in executor.map(render_job, jobs(), serial_below=RENDER_POOL_MIN):
             for path, data in rendered:
                 put(path, data)
-                store.set_output_digest(path, digest_of.pop(path))
             if progress:
                 progress("write", 1, total)
         listed = listings_digest(config, feeds, kept_entries)
@@ -207,13 +216,15 @@ def _write(config: Config, store: Store, feeds: list[PlannedFeed], load: Loader,
             infos = [with_newest(f.info, f, load) if f.info.kind != "archive" else f.info for f in feeds]
             for relative, data in render_listings(config, infos, kept_entries).items():
                 put(relative, data)
-                store.set_output_digest(relative, listed)
+                digest_of[relative] = listed
         if progress:
             progress("write", len(LISTINGS), total)
         staged.commit()
     except BaseException:
         staged.abandon()  # no temporary files left behind
         raise
+    for path, stat in staged.stats.items():
+        store.set_output(path, digest_of[path], stat)
     report.written.extend(staged.written)
     if not report.failed:
         keep_paths = {path for entry in current.values() for path in entry["files"].values()}

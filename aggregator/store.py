@@ -1,7 +1,7 @@
 """The embedded state store: one SQLite file, no server.
 
 Holds the parse cache (one row per article file, keyed by path and checked
-against size, mtime_ns, inode and a fingerprint of the program version and
+against size, mtime_ns, inode, ctime_ns and a fingerprint of the program version and
 parse settings), the ranking (tables owned by :mod:`aggregator.rankstore`),
 the list of files each feed was last published with (so a vanished topic's
 files can be removed, and only those), and the tables of the remote sources
@@ -11,25 +11,115 @@ transactions keep it consistent when a run is killed.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import pickle
 import sqlite3
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .errors import LockedError, StateDamaged, StateError
 from .model import Article, ParseResult
 from .rankstore import TABLES as RANK_TABLES
 
-SCHEMA_VERSION = 4
-FileStat = tuple[int, int, int]  # size, mtime_ns, inode
+SCHEMA_VERSION = 5
+# An article file as found: size, mtime_ns, inode and ctime_ns (a chmod or
+# chown changes only the ctime, and may make a cached file unreadable).
+FileStat = tuple[int, int, int, int]
+OutputStat = tuple[int, int, int]  # an output file as written: size, mtime_ns, inode
+
+
+# SQLite's primary result codes (``sqlite3.Error.sqlite_errorcode & 0xff``)
+# that say something about the file rather than about this program.
+_DAMAGED = {11: "damaged (database disk image is malformed)", 26: "damaged (not a SQLite database)"}
+_BUSY = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED: another connection holds it
+_UNUSABLE = {3: "permission denied", 8: "read-only", 10: "I/O error", 13: "disk full", 14: "cannot be opened",
+             23: "access denied"}
+# Files SQLite keeps beside the state file: a damaged file's go with it.
+SIDE_FILES = ("-journal", "-wal", "-shm")
+# A lock held by another program for less than this is waited for, even with
+# ``wait=0``: a reader of the file (a backup, sqlite3) holds one briefly.
+MIN_BUSY_WAIT = 2.0
+
+
+def state_error(path: Path, exc: sqlite3.Error, wait: float = 0.0) -> Exception:
+    """The error to raise for ``exc`` met while using the state file ``path``:
+    :class:`StateDamaged`, :class:`StateError`, :class:`LockedError`, or
+    ``exc`` itself when it is not about the file (a programming error)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if primary in _DAMAGED:
+        return StateDamaged(f"{path}: state file {_DAMAGED[primary]}")
+    if primary in _BUSY:
+        waited = max(wait, MIN_BUSY_WAIT)
+        return LockedError(f"{path}: the state file is locked by another program (waited {waited:g}s)")
+    if primary in _UNUSABLE:
+        return StateError(f"{path}: cannot use the state file: {_UNUSABLE[primary]} ({exc})")
+    return exc
+
+
+def set_aside(path: Path) -> Path:
+    """Move a damaged state file (and SQLite's files beside it) out of the
+    way, to ``<name>.damaged``; return where it went."""
+    aside = path.with_name(path.name + ".damaged")
+    for suffix in ("", *SIDE_FILES):
+        source = path.with_name(path.name + suffix)
+        try:
+            os.replace(source, aside.with_name(aside.name + suffix))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise StateError(f"{path}: state file damaged, and cannot be moved aside: {exc.strerror}") from None
+    return aside
+
+
+def discard(path: Path) -> None:
+    """Delete the state file and SQLite's files beside it (``--rebuild-state``)."""
+    _check_kind(path)
+    for suffix in ("", *SIDE_FILES):
+        try:
+            os.unlink(path.with_name(path.name + suffix))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise StateError(f"{path}: cannot delete the state file: {exc.strerror}") from None
+
+
+def _check_kind(path: Path) -> None:
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StateError(f"{path}: cannot use the state file: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise StateError(f"{path}: the state file is {kind}; remove it or set `state` to another path")
 
 
 class Store:
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, *, wait: float = 0.0):
+        """Open (or create) the state file.  Raises :class:`StateError`,
+        :class:`StateDamaged` or :class:`LockedError` (after ``wait``
+        seconds) when it cannot be used."""
+        _check_kind(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"{path.parent}: cannot create the state folder: {exc.strerror}") from None
         self.path = path
-        self.conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        try:
+            self._open(path, max(wait, MIN_BUSY_WAIT))
+        except sqlite3.Error as exc:
+            with contextlib.suppress(AttributeError, sqlite3.Error):
+                self.conn.close()
+            raise state_error(path, exc, wait) from None
+
+    def _open(self, path: Path, busy_wait: float) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None, timeout=busy_wait)
         # Larger pages suit the cache's multi-KB rows (fewer overflow pages:
         # a cold 100,000-file build inserts ~30% faster).  Only takes effect
         # when the file is created.
@@ -58,11 +148,16 @@ class Store:
         # (aggregator.rankstore); the whole ParseResult in a table of its
         # own, read by path only for the articles of feeds being rendered.
         c.execute("""CREATE TABLE IF NOT EXISTS parsed (
-            path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER,
+            path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, ctime_ns INTEGER,
             fingerprint TEXT, problems BLOB)""")
         c.execute("CREATE TABLE IF NOT EXISTS results (path TEXT PRIMARY KEY, result BLOB)")
         c.execute("CREATE TABLE IF NOT EXISTS published (key TEXT PRIMARY KEY, entry TEXT NOT NULL)")
-        c.execute("CREATE TABLE IF NOT EXISTS outputs (path TEXT PRIMARY KEY, digest TEXT NOT NULL)")
+        # Per output file: the digest it was rendered from and the (size,
+        # mtime_ns, inode) it had when written.  A digest alone is a claim:
+        # a run killed after renaming files but before its commit leaves
+        # files that no stored digest describes; their stat tells.
+        c.execute("""CREATE TABLE IF NOT EXISTS outputs (
+            path TEXT PRIMARY KEY, digest TEXT NOT NULL, size INTEGER, mtime_ns INTEGER, inode INTEGER)""")
         c.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
     # -- parse cache -------------------------------------------------
@@ -74,9 +169,9 @@ class Store:
 
     def cached(self, fingerprint: str) -> dict[str, FileStat]:
         """Path -> stat of every cache row made with this fingerprint."""
-        rows = self.conn.execute("SELECT path, size, mtime_ns, inode FROM parsed WHERE fingerprint=?",
+        rows = self.conn.execute("SELECT path, size, mtime_ns, inode, ctime_ns FROM parsed WHERE fingerprint=?",
                                  (fingerprint,))
-        return {path: (size, mtime, inode) for path, size, mtime, inode in rows}
+        return {path: (size, mtime, inode, ctime) for path, size, mtime, inode, ctime in rows}
 
     def problems(self, fingerprint: str) -> Iterator[tuple[str, bytes]]:
         """(path, pickled problems) of every cache row made with this
@@ -103,7 +198,7 @@ class Store:
     def save_parsed(self, rows: list[tuple[str, FileStat, bytes | None, bytes]], fingerprint: str) -> None:
         """Cache ``(path, stat, problems, result)`` rows (a batch at a time:
         one statement per table, not two per file)."""
-        self.conn.executemany("INSERT OR REPLACE INTO parsed VALUES (?, ?, ?, ?, ?, ?)",
+        self.conn.executemany("INSERT OR REPLACE INTO parsed VALUES (?, ?, ?, ?, ?, ?, ?)",
                               ((path, *stat, fingerprint, problems) for path, stat, problems, _result in rows))
         self.conn.executemany("INSERT OR REPLACE INTO results VALUES (?, ?)",
                               ((path, result) for path, _stat, _problems, result in rows))
@@ -120,11 +215,13 @@ class Store:
             self.conn.execute("DELETE FROM parsed WHERE fingerprint IS NOT ?", (keep_fingerprint,))
 
     # -- what each output file was rendered from ---------------------------
-    def output_digests(self) -> dict[str, str]:
-        return dict(self.conn.execute("SELECT path, digest FROM outputs"))
+    def outputs(self) -> dict[str, tuple[str, OutputStat]]:
+        """Path -> (digest, stat when written) of every output file."""
+        rows = self.conn.execute("SELECT path, digest, size, mtime_ns, inode FROM outputs")
+        return {path: (digest, (size, mtime, inode)) for path, digest, size, mtime, inode in rows}
 
-    def set_output_digest(self, path: str, digest: str) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO outputs VALUES (?, ?)", (path, digest))
+    def set_output(self, path: str, digest: str, stat: OutputStat) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?, ?)", (path, digest, *stat))
 
     def forget_output(self, path: str) -> None:
         self.conn.execute("DELETE FROM outputs WHERE path=?", (path,))

@@ -5,14 +5,15 @@ A cron job regenerating feeds every few minutes mostly finds nothing new.
 Ranking 100,000 cached summaries would still cost seconds, so the last
 successful run leaves a record: a key over everything the output depends
 on (program version, the whole config, and every article file's path,
-size, mtime_ns and inode), the span of clock times that give the same output
+size, mtime_ns, inode and ctime_ns), the span of clock times that give the same output
 (from that run's ``now`` to the moment the earliest article skipped for
 being dated in the future becomes eligible), the
 output files, and its counts and problems.  A run may replay that record
 only when the key matches, that moment has not come, no remote source is
 configured (their content is only known by fetching), the last run had no
 failed input (a transient error must be retried), nothing waits to be
-pinged, and every output file still exists.
+pinged, and every output file is still the one that run recorded (same
+size, mtime and inode).
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ import math
 import sqlite3
 import sys
 from array import array
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .discover import Found
 from .model import Problem
+from .output import current_stat
 from .report import Report
 
 _META_KEY = "last_run"
@@ -54,6 +56,7 @@ def inputs_key(config_repr: str, version: str, files: Sequence[Found], problems:
     h.update("\0".join([f.path for f in files]).encode("utf-8", "surrogatepass"))
     h.update(array("q", [n for f in files for n in f.stat[:2]]).tobytes())  # size, mtime_ns (may be < 0)
     h.update(array("Q", [f.stat[2] for f in files]).tobytes())  # inode: unsigned 64-bit
+    h.update(array("q", [f.stat[3] for f in files]).tobytes())  # ctime_ns: a chmod changes only this
     h.update(repr(sorted((p.where, p.reason, p.kind) for p in problems)).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
@@ -85,12 +88,16 @@ def save(conn: sqlite3.Connection, key: str, now: float, due: float, report: Rep
     conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_META_KEY, json.dumps(data)))
 
 
-def replay(last: LastRun, key: str, now: float, out: Path) -> Report | None:
-    """The report of a run that has nothing to do, or ``None`` when it has."""
+def replay(last: LastRun, key: str, now: float, out: Path,
+           written: Mapping[str, tuple[str, tuple[int, int, int]]]) -> Report | None:
+    """The report of a run that has nothing to do, or ``None`` when it has.
+    ``written``: path -> (digest, stat) of each output file as recorded."""
     if last.key != key or not last.since <= now < last.due or any(p["kind"] == "failed" for p in last.problems):
         return None
-    if not all((out / path).is_file() for path in last.outputs):
-        return None  # someone removed an output file: the full run restores it
+    for path in last.outputs:
+        record = written.get(path)
+        if record is None or current_stat(out, path) != record[1]:
+            return None  # removed, replaced or edited since: the full run restores it
     report = Report(unchanged=list(last.outputs), problems=[Problem(**p) for p in last.problems])
     for name, value in last.counts.items():
         setattr(report, name, value)

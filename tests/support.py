@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "articles" / "000_d2853f25fdf272fa.txt"
 NOW = "2026-11-26T00:00:00Z"
-OLD = 946_684_800_000_000_000  # 2000-01-01 in ns: outputs are stamped with it before a rebuild
 
 
 def article(title: str, url: str, *, date: str = "2022-07-12T10:24:00Z", topics: tuple[str, ...] = ("AI",),
@@ -60,13 +58,12 @@ class Project:
 
 
 def stamp_old(out: Path) -> dict[str, tuple[int, int]]:
-    """Give every output file an old mtime; return path -> (inode, mtime_ns)."""
-    state = {}
-    for path in sorted(out.rglob("*")):
-        if path.is_file():
-            os.utime(path, ns=(OLD, OLD))
-            state[path.relative_to(out).as_posix()] = (path.stat().st_ino, path.stat().st_mtime_ns)
-    return state
+    """Path -> (inode, mtime_ns) of every output file, for :func:`touched`.
+    (Not a new mtime: a run checks its output files' stats against what it
+    recorded, so an output touched by hand is re-rendered.  A rewrite always
+    makes a new inode: a temporary file is renamed into place.)"""
+    return {path.relative_to(out).as_posix(): (path.stat().st_ino, path.stat().st_mtime_ns)
+            for path in sorted(out.rglob("*")) if path.is_file()}
 
 
 def touched(out: Path, before: dict[str, tuple[int, int]]) -> set[str]:

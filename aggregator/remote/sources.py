@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -17,6 +18,7 @@ from .guard import Resolver, system_resolver
 from .outcome import Outcome, SourceReport, untouched
 from .settings import FetchSettings, SourceConfig, effective_limits
 from .state import (
+    SourceState,
     ensure_schema,
     load_first_seen,
     load_state,
@@ -53,7 +55,10 @@ def collect_sources(
     """Fetch (or reuse) every source and return its articles, reports and problems.
 
     ``now`` (aware UTC) is the run's clock for state times and first-seen
-    dates; ``offline`` uses stored items only and opens no connection;
+    dates, never later than the real clock: a stored time beyond what a
+    run at ``now`` could have stored (a retry time past the longest wait, a
+    first-seen date after ``now``, written by a run whose clock was ahead)
+    is brought back to that bound.  ``offline`` uses stored items only and opens no connection;
     ``transport`` and ``resolver`` replace httpx's network transport and the
     redirect guard's DNS lookups (tests).  Never raises for a source's failure.
     """
@@ -62,13 +67,14 @@ def collect_sources(
     outcomes: dict[str, Outcome] = {}
     jobs: list[Job] = []
     for source in unique:
-        limits, state = effective_limits(settings, source), load_state(conn, source.url)
+        limits, state = effective_limits(settings, source), _bounded(load_state(conn, source.url), now, settings)
         if offline:
             outcomes[source.url] = untouched(source, state, "offline", limits.max_items)
         elif state.not_before is not None and now < state.not_before:
             outcomes[source.url] = untouched(source, state, "deferred", limits.max_items)
         else:
-            jobs.append(Job(source, limits, state, load_first_seen(conn, source.url)))
+            seen = {item: min(when, now) for item, when in load_first_seen(conn, source.url).items()}
+            jobs.append(Job(source, limits, state, seen))
     if jobs:
         fetched = _run(jobs, settings, now, transport, resolver or system_resolver)
         outcomes.update((job.source.url, outcome) for job, outcome in zip(jobs, fetched, strict=True))
@@ -79,6 +85,14 @@ def collect_sources(
         reports=tuple(outcome.report for outcome in ordered),
         problems=tuple(problems) + tuple(p for outcome in ordered for p in outcome.problems),
     )
+
+
+def _bounded(state: SourceState, now: datetime, settings: FetchSettings) -> SourceState:
+    """``state`` with its retry time no later than the longest wait from ``now``."""
+    latest = now + timedelta(seconds=max(settings.backoff_max, settings.retry_after_max))
+    if state.not_before is not None and state.not_before > latest:
+        return dataclasses.replace(state, not_before=latest)
+    return state
 
 
 def _unique(sources: Sequence[SourceConfig]) -> tuple[list[SourceConfig], list[Problem]]:
