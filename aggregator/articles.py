@@ -42,7 +42,7 @@ def parse_article(data: bytes, path: str, options: ParseOptions = DEFAULT_OPTION
     """Parse one article file's bytes.  Never raises for bad input: the
     file is skipped with a :class:`Problem` naming ``path`` and the reason."""
     try:
-        front, body = split(decode(data), options.max_front_matter)
+        front, body = split(decode(data))
         fields = parse_yaml(front, options.parser)
     except FrontMatterError as exc:
         return ParseResult(problems=(Problem(path, str(exc), "skipped", exc.line),))

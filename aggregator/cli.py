@@ -8,7 +8,6 @@ lock.  ``check``: 0 no problem · 1 problems found · 2 fatal.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import sys
@@ -91,7 +90,7 @@ def _config(args: argparse.Namespace) -> Config:
         changes["articles"] = tuple(str(Path(a).resolve()) for a in args.articles)
     if getattr(args, "output", None):
         changes["output"] = str(Path(args.output).resolve())
-    return dataclasses.replace(config, **changes) if changes else config  # type: ignore[arg-type]
+    return config.with_overrides(**changes) if changes else config
 
 
 def _cache_control(args: argparse.Namespace, config: Config) -> str:

@@ -26,14 +26,12 @@ from .rankstore import Copy, RankIndex, Rules, solo_rows
 from .store import FileStat, Store
 
 BATCH = 256
-MAX_FILE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
 class _Batch:
     files: tuple[tuple[str, FileStat], ...]  # (path, stat) as plain tuples: see Parsed
     options: ParseOptions
-    max_bytes: int
     rules: Rules | None  # a cold build: make each article's solo rows too
 
 
@@ -55,7 +53,7 @@ def parse_batch(batch: _Batch) -> list[Parsed]:
     out = []
     rules = batch.rules
     for found in batch.files:
-        result = read_and_parse(found, batch.options, batch.max_bytes)
+        result = read_and_parse(found, batch.options)
         blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
         # One file holds one article: the blob's hash is that article's digest.
         digest = hashlib.blake2b(blob, digest_size=12).hexdigest() if len(result.articles) == 1 else None
@@ -71,10 +69,10 @@ def parse_batch(batch: _Batch) -> list[Parsed]:
     return out
 
 
-def read_and_parse(found: tuple[str, FileStat], options: ParseOptions,
-                   max_bytes: int = MAX_FILE_BYTES) -> ParseResult:
+def read_and_parse(found: tuple[str, FileStat], options: ParseOptions) -> ParseResult:
     """Read and parse the file ``found`` (a :class:`Found` or its plain
     ``(path, stat)`` tuple)."""
+    max_bytes = options.max_file_bytes
     path, (size, _mtime, inode, _ctime) = found
     if size > max_bytes:
         return ParseResult(problems=(Problem(path, f"file larger than {max_bytes} bytes"),))
@@ -125,7 +123,7 @@ class CollectStats:
 
 
 def collect_local(files: Iterable[Found], store: Store, index: RankIndex, executor: Executor,
-                  options: ParseOptions, version: str, *, max_bytes: int = MAX_FILE_BYTES,
+                  options: ParseOptions, version: str, *,
                   stats: CollectStats | None = None,
                   progress: Callable[[int], None] | None = None) -> Iterator[tuple[str, tuple[Problem, ...]]]:
     """Bring the parse cache and the ranking's copies (``index``) up to date
@@ -162,7 +160,7 @@ def collect_local(files: Iterable[Found], store: Store, index: RankIndex, execut
     rules = index.rules if cold else None
     # Batches taken from ``fresh`` only as the executor asks for them.
     chunks = iter(fresh)
-    batches = (_Batch(tuple((path, stat) for path, stat in chunk), options, max_bytes, rules)
+    batches = (_Batch(tuple((path, stat) for path, stat in chunk), options, rules)
                for chunk in iter(lambda: tuple(islice(chunks, BATCH)), ()))
     failed: list[str] = []
     for batch_result in executor.map(parse_batch, batches):

@@ -14,32 +14,30 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .errors import ConfigError
 from .model import Summary
+from .settings import check_ranges, doc
 from .topics import topic_key
-
-
-def _doc(text: str) -> dict[str, str]:
-    return {"doc": text}
 
 
 @dataclass(frozen=True)
 class CustomFeed:
-    name: str = field(metadata=_doc("The feed's name, shown as its title (required)."))
-    slug: str | None = field(default=None, metadata=_doc("File name stem under `custom/`: `[a-z0-9-]`, unique. Default: made from the name."))
-    description: str = field(default="", metadata=_doc("The feed's description. Default: built from the name."))
-    topics: tuple[str, ...] = field(default=(), metadata=_doc("Topics (any spelling); see `topics_match`. Default: any topic."))
-    topics_match: Literal["any", "all"] = field(default="any", metadata=_doc("`any`: an article needs one of `topics`; `all`: every one. Default `any`."))
-    min_quality: float | None = field(default=None, metadata=_doc("Minimum quality (the default quality applies to articles without one)."))
-    providers: tuple[str, ...] = field(default=(), metadata=_doc("Only these provider names (case-insensitive)."))
-    exclude_providers: tuple[str, ...] = field(default=(), metadata=_doc("Never these provider names (case-insensitive)."))
-    domains: tuple[str, ...] = field(default=(), metadata=_doc("Only articles from these domains or their subdomains (the provider's domain, else the link's host)."))
-    exclude_domains: tuple[str, ...] = field(default=(), metadata=_doc("Never articles from these domains or their subdomains."))
-    categories: tuple[str, ...] = field(default=(), metadata=_doc("Only these categories (case-insensitive)."))
-    types: tuple[str, ...] = field(default=(), metadata=_doc("Only these article types (`type` in the front matter; case-insensitive)."))
-    published_only: bool = field(default=False, metadata=_doc("Only articles with `published: true`. Default false."))
-    keywords: tuple[str, ...] = field(default=(), metadata=_doc("Only articles whose title contains one of these words or phrases, as whole words (case-insensitive)."))
-    max_per_provider: int | None = field(default=None, metadata=_doc("At most this many items from one provider (by name, else domain). Default: no cap."))
-    max_items: int | None = field(default=None, metadata=_doc("Items in the feed. Default: `feeds.max_items`."))
+    name: str = field(metadata=doc("The feed's name, shown as its title (required)."))
+    slug: str | None = field(default=None, metadata=doc("File name stem under `custom/`: `[a-z0-9-]`, unique. Default: made from the name."))
+    description: str = field(default="", metadata=doc("The feed's description. Default: built from the name."))
+    topics: tuple[str, ...] = field(default=(), metadata=doc("Topics (any spelling); see `topics_match`. Default: any topic."))
+    topics_match: Literal["any", "all"] = field(default="any", metadata=doc("`any`: an article needs one of `topics`; `all`: every one. Default `any`."))
+    min_quality: float | None = field(default=None, metadata=doc("Minimum quality (the default quality applies to articles without one).", between=(-1e6, 1e6)))
+    providers: tuple[str, ...] = field(default=(), metadata=doc("Only these provider names (case-insensitive)."))
+    exclude_providers: tuple[str, ...] = field(default=(), metadata=doc("Never these provider names (case-insensitive)."))
+    domains: tuple[str, ...] = field(default=(), metadata=doc("Only articles from these domains or their subdomains (the provider's domain, else the link's host)."))
+    exclude_domains: tuple[str, ...] = field(default=(), metadata=doc("Never articles from these domains or their subdomains."))
+    categories: tuple[str, ...] = field(default=(), metadata=doc("Only these categories (case-insensitive)."))
+    types: tuple[str, ...] = field(default=(), metadata=doc("Only these article types (`type` in the front matter; case-insensitive)."))
+    published_only: bool = field(default=False, metadata=doc("Only articles with `published: true`. Default false."))
+    keywords: tuple[str, ...] = field(default=(), metadata=doc("Only articles whose title contains one of these words or phrases, as whole words (case-insensitive)."))
+    max_per_provider: int | None = field(default=None, metadata=doc("At most this many items from one provider (by name, else domain). Default: no cap.", between=(1, 10_000)))
+    max_items: int | None = field(default=None, metadata=doc("Items in the feed. Default: `feeds.max_items`.", between=(1, 10_000)))
 
     def validate(self) -> None:
         """Raise ValueError("key: message") for values no filter can use."""
@@ -47,10 +45,10 @@ class CustomFeed:
             raise ValueError("name: must not be empty")
         if self.slug is not None and not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", self.slug):
             raise ValueError(f"slug: expected lowercase letters, digits and single dashes, got {self.slug!r}")
-        for key in ("max_per_provider", "max_items"):
-            value = getattr(self, key)
-            if value is not None and value < 1:
-                raise ValueError(f"{key}: must be at least 1")
+        try:
+            check_ranges(self)
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
 
 
 @dataclass(frozen=True)

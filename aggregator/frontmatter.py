@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-MAX_DEPTH = 50
+from .yamlguard import MAX_DEPTH, too_deep
 
 yaml_rs: Any
 try:  # the fast path is optional: PyYAML stays the reference
@@ -34,12 +34,6 @@ _OPEN = re.compile(r"---[ \t]*\n")
 # Where a tag (``!``), anchor (``&``) or alias (``*``) token could start: at
 # a line start or after whitespace or a flow indicator.  A cheap filter; the
 # scanner decides (``&`` in "Q&A" or "a & b" is plain text).
-# A line that may open many block levels: many compact entries ("- - - x")
-# or deep indentation.  Only such front matter gets the exact depth count.
-# Anchored on a literal newline (searched on "\n" + text) so the regex
-# engine skips from line to line instead of trying every position.
-_DEEP_HINT = re.compile(r"\n[ \t]*(?:[-?][ \t]+){10}|\n {20}")
-_COMPACT = re.compile(r"[-?][ \t]+")
 _NODE_PROPERTY = re.compile(r"[\s\[{,][!&*]")
 
 
@@ -66,8 +60,11 @@ def decode(data: bytes) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
-def split(text: str, max_front_matter: int = 256 * 1024) -> tuple[str, str]:
-    """Split a decoded file into front matter text and body."""
+def split(text: str) -> tuple[str, str]:
+    """Split a decoded file into front matter text and body.  The front
+    matter's size is bounded by the file's (``parse.max_file_bytes``) alone:
+    an oversized field is capped when the article is built, never a reason
+    to skip the file."""
     if not _OPEN.match(text):
         raise FrontMatterError("no front matter (the first line must be ---)", line=1)
     start = text.index("\n") + 1
@@ -84,61 +81,12 @@ def split(text: str, max_front_matter: int = 256 * 1024) -> tuple[str, str]:
         if end == len(text) or text[end] == "\n":
             break
         newline += 1
-    front = text[start:newline + 1]
-    if len(front) > max_front_matter:
-        raise FrontMatterError(f"front matter larger than {max_front_matter} bytes")
-    return front, text[end + 1:]
-
-
-def flow_depth(text: str) -> int:
-    """Maximum nesting of ``[``/``{`` outside quotes: an upper bound on the
-    YAML nesting of flow collections, computed without recursion."""
-    depth = deepest = 0
-    quote = ""
-    for char in text:
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "\"'":
-            quote = char
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}" and depth:
-            depth -= 1
-    return deepest
-
-
-def block_depth(text: str) -> int:
-    """An upper bound on the nesting of block collections, without
-    recursion: the number of open indentation levels plus the compact
-    entries (``- - - x``) that start a line."""
-    if not _DEEP_HINT.search("\n" + text):
-        return 0
-    indents: list[int] = []
-    deepest = 0
-    for line in text.split("\n"):
-        stripped = line.lstrip(" ")
-        if not stripped or stripped.startswith("#"):
-            continue
-        indent = len(line) - len(stripped)
-        while indents and indents[-1] >= indent:
-            indents.pop()
-        indents.append(indent)
-        compact, pos = 0, 0
-        while (m := _COMPACT.match(stripped, pos)) is not None:
-            compact, pos = compact + 1, m.end()
-        deepest = max(deepest, len(indents) + compact)
-    return deepest
+    return text[start:newline + 1], text[end + 1:]
 
 
 def parse_yaml(front: str, parser: str = "auto") -> Mapping[str, Any]:
     """Parse front matter text to a mapping with a safe loader."""
-    if front.count("[") + front.count("{") > MAX_DEPTH and flow_depth(front) > MAX_DEPTH:
-        raise FrontMatterError(f"front matter nested deeper than {MAX_DEPTH} levels")
-    # yaml-rs overflows the stack (SIGSEGV) on ~20,000 nested block
-    # sequences ("- - - ..."), which fit in the front-matter size cap.
-    if block_depth(front) > MAX_DEPTH:
+    if too_deep(front):
         raise FrontMatterError(f"front matter nested deeper than {MAX_DEPTH} levels")
     load = _loader(parser)
     try:

@@ -19,7 +19,7 @@ class ParseOptions:
 
     parser: str = "auto"
     max_topics: int = 20
-    max_front_matter: int = 256 * 1024
+    max_file_bytes: int = 4 * 1024 * 1024
 
 
 def fingerprint(options: ParseOptions, version: str) -> str:

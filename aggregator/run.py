@@ -70,7 +70,7 @@ def run(config: Config, store: Store, now: datetime, executor: Executor, *, offl
     tick = (lambda n: progress("parse", n, count)) if progress else None
     for _path, file_problems in collect_local(
             files, store, index, executor, options, version,
-            max_bytes=config.parse.max_file_bytes, stats=stats, progress=tick):
+            stats=stats, progress=tick):
         report.problems.extend(file_problems)
     report.problems.extend(problems)
     if key is None and not dry_run and not config.sources:

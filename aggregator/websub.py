@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .model import Problem
-from .settings import Seconds
+from .settings import Seconds, doc
 
 if TYPE_CHECKING:  # httpx is imported when a ping is sent, not at start-up
     import httpx
@@ -42,23 +42,20 @@ SCHEMA = "CREATE TABLE IF NOT EXISTS websub_pending (url TEXT PRIMARY KEY)"
 _MAX_BODY = 64 * 1024  # a hub's answer is read (to reuse the connection) up to this much
 
 
-def _doc(text: str) -> dict[str, str]:
-    return {"doc": text}
-
-
 @dataclass(frozen=True)
 class WebSubSettings:
     """The ``websub:`` section."""
 
-    hub: str | None = field(default=None, metadata=_doc(
+    hub: str | None = field(default=None, metadata=doc(
         "URL of the WebSub hub, absolute http(s); when set, every feed advertises it (`rel=\"hub\"`) "
         "and the hub is pinged after each build for the feeds that changed. Default: none (no WebSub)."))
-    timeout: Seconds = field(default=Seconds(10.0), metadata=_doc(
-        "Time allowed for each ping (connecting, sending, each read of the answer). Default `10s`."))
-    budget: Seconds = field(default=Seconds(60.0), metadata=_doc(
+    timeout: Seconds = field(default=Seconds(10.0), metadata=doc(
+        "Time allowed for each ping (connecting, sending, each read of the answer). Default `10s`.",
+        between=(0.001, 3600)))
+    budget: Seconds = field(default=Seconds(60.0), metadata=doc(
         "Wall-clock time for all of a run's pings: no ping starts after it and no answer is read past "
         "it (the pings not sent stay pending for the next run), so a slow hub cannot hold a cron run. "
-        "Default `60s`."))
+        "Default `60s`.", between=(0.001, 86400)))
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:

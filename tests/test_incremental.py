@@ -235,7 +235,7 @@ def test_changing_the_site_title_rewrites_every_feed(project: Project) -> None:
         assert data != old[path] and b"Other News" in data, path
 
 
-@pytest.mark.parametrize("change", ["parse: {max_front_matter_bytes: 100000}", "feeds: {max_items: 3, max_topics: 5}"])
+@pytest.mark.parametrize("change", ["parse: {max_file_bytes: 8MiB}", "feeds: {max_items: 3, max_topics: 5}"])
 def test_a_parse_setting_change_rereads_every_article(project: Project, change: str) -> None:
     setup_site(project)
     run_api(project)

@@ -75,6 +75,6 @@ def test_the_size_cap_holds_whatever_the_size_found(tmp_path: Path) -> None:
     (found,) = _found(tmp_path)
     with path.open("a", encoding="utf-8") as handle:
         handle.write("x" * 5000)
-    result = read_and_parse(found, ParseOptions(), max_bytes=1000)
+    result = read_and_parse(found, ParseOptions(max_file_bytes=1000))
     assert result.articles == ()
     assert [p.reason for p in result.problems] == ["file larger than 1000 bytes"]

@@ -400,4 +400,4 @@ def test_hub_config_is_validated(project: Project, tmp_path: Path) -> None:
     project.write_config("websub:\n  hub: 'https://hub.example.org/'\n  budget: 0s\n")
     result = project.run()
     assert result.returncode == 2
-    assert "websub.budget: must be more than 0" in result.stderr
+    assert "websub.budget: must be in the range 1ms to 1d, got '0s'" in result.stderr

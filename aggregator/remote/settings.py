@@ -14,13 +14,12 @@ source topics, cleaned to plain text, duplicates removed, at most
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from .. import __version__
 from ..errors import ConfigError
-from ..settings import Bytes, Seconds
+from ..settings import Bytes, Seconds, check_ranges, doc
 from ..urls import normalize_url
 
 T = TypeVar("T")
@@ -31,53 +30,55 @@ TOPIC_MAX = 100
 DEFAULT_USER_AGENT = f"aggregator/{__version__} (+https://github.com/aggregator/aggregator)"
 
 
-def _doc(text: str) -> dict[str, str]:
-    return {"doc": text}
+# The ranges of the fetch limits, shared by ``fetch:`` and each source's overrides.
+TIMEOUT = (0.001, 3600.0)
+DEADLINE = (0.001, 86400.0)
+MAX_BYTES = (1, 1024**3)
+MAX_REDIRECTS = (0, 20)
+MAX_ITEMS = (1, 100_000)
+WAIT = (0.0, 365 * 86400.0)
 
 
 @dataclass(frozen=True)
 class FetchSettings:
     """The ``fetch:`` section: limits and politeness for every remote source."""
 
-    user_agent: str = field(default=DEFAULT_USER_AGENT, metadata=_doc(
+    user_agent: str = field(default=DEFAULT_USER_AGENT, metadata=doc(
         "User-Agent sent with every request (default: aggregator/<version> (+contact URL))"))
-    connect_timeout: Seconds = field(default=Seconds(5.0), metadata=_doc(
-        "time allowed to open a connection (default 5s)"))
-    read_timeout: Seconds = field(default=Seconds(10.0), metadata=_doc(
-        "longest silence allowed while reading a response (default 10s)"))
-    deadline: Seconds = field(default=Seconds(30.0), metadata=_doc(
-        "wall-clock limit for one source's whole exchange, redirects and body included (default 30s)"))
-    max_bytes: Bytes = field(default=Bytes(10 * 1024 * 1024), metadata=_doc(
-        "largest response body, counted after decompression (default 10MiB)"))
-    max_redirects: int = field(default=5, metadata=_doc(
-        "redirects followed per source, http/https only (default 5)"))
-    run_budget: Seconds = field(default=Seconds(300.0), metadata=_doc(
-        "wall-clock budget for fetching all sources; unfinished ones fail (default 5m)"))
-    concurrency: int = field(default=10, metadata=_doc("sources fetched at the same time (default 10)"))
-    per_host: int = field(default=2, metadata=_doc(
-        "sources fetched at the same time from one host:port (default 2)"))
-    allow_private_networks: bool = field(default=False, metadata=_doc(
+    connect_timeout: Seconds = field(default=Seconds(5.0), metadata=doc(
+        "time allowed to open a connection (default 5s)", between=TIMEOUT))
+    read_timeout: Seconds = field(default=Seconds(10.0), metadata=doc(
+        "longest silence allowed while reading a response (default 10s)", between=TIMEOUT))
+    deadline: Seconds = field(default=Seconds(30.0), metadata=doc(
+        "wall-clock limit for one source's whole exchange, redirects and body included (default 30s)",
+        between=DEADLINE))
+    max_bytes: Bytes = field(default=Bytes(10 * 1024 * 1024), metadata=doc(
+        "largest response body, counted after decompression (default 10MiB)", between=MAX_BYTES))
+    max_redirects: int = field(default=5, metadata=doc(
+        "redirects followed per source, http/https only (default 5)", between=MAX_REDIRECTS))
+    run_budget: Seconds = field(default=Seconds(300.0), metadata=doc(
+        "wall-clock budget for fetching all sources; unfinished ones fail (default 5m)", between=DEADLINE))
+    concurrency: int = field(default=10, metadata=doc("sources fetched at the same time (default 10)",
+                                                      between=(1, 1000)))
+    per_host: int = field(default=2, metadata=doc(
+        "sources fetched at the same time from one host:port (default 2)", between=(1, 100)))
+    allow_private_networks: bool = field(default=False, metadata=doc(
         "follow redirects from public addresses into loopback/private/link-local ranges (default false)"))
-    max_items: int = field(default=200, metadata=_doc("items kept per source, newest first (default 200)"))
-    backoff_base: Seconds = field(default=Seconds(1800.0), metadata=_doc(
-        "wait after the first failure, doubled per further failure (default 30m)"))
-    backoff_max: Seconds = field(default=Seconds(7 * 86400.0), metadata=_doc(
-        "longest wait between attempts at a failing source (default 7d)"))
-    retry_after_min: Seconds = field(default=Seconds(60.0), metadata=_doc(
-        "shortest Retry-After honoured (default 60s)"))
-    retry_after_max: Seconds = field(default=Seconds(7 * 86400.0), metadata=_doc(
-        "longest Retry-After honoured (default 7d)"))
+    max_items: int = field(default=200, metadata=doc("items kept per source, newest first (default 200)",
+                                                     between=MAX_ITEMS))
+    backoff_base: Seconds = field(default=Seconds(1800.0), metadata=doc(
+        "wait after the first failure, doubled per further failure (default 30m)", between=WAIT))
+    backoff_max: Seconds = field(default=Seconds(7 * 86400.0), metadata=doc(
+        "longest wait between attempts at a failing source (default 7d)", between=WAIT))
+    retry_after_min: Seconds = field(default=Seconds(60.0), metadata=doc(
+        "shortest Retry-After honoured (default 60s)", between=WAIT))
+    retry_after_max: Seconds = field(default=Seconds(7 * 86400.0), metadata=doc(
+        "longest Retry-After honoured (default 7d)", between=WAIT))
 
     def validate(self) -> None:
-        """Raise :class:`ConfigError` (naming the ``fetch.`` key) for impossible values."""
-        for name in ("connect_timeout", "read_timeout", "deadline", "run_budget"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"fetch.{name}: must be greater than 0")
-        for name in ("concurrency", "per_host", "max_items", "max_bytes"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"fetch.{name}: must be at least 1")
-        if self.max_redirects < 0:
-            raise ConfigError("fetch.max_redirects: must not be negative")
+        """Raise :class:`ConfigError` (naming the ``fetch.`` key) for values
+        out of range or that do not fit together."""
+        check_ranges(self, "fetch.")
         if self.retry_after_min > self.retry_after_max:
             raise ConfigError("fetch.retry_after_min: must not exceed retry_after_max")
         if self.backoff_base > self.backoff_max:
@@ -93,52 +94,41 @@ class SourceConfig:
     Fields left ``None`` take their value from :class:`FetchSettings`.
     """
 
-    url: str = field(metadata=_doc("feed URL, http or https (required)"))
-    name: str | None = field(default=None, metadata=_doc(
+    url: str = field(metadata=doc("feed URL, http or https (required)"))
+    name: str | None = field(default=None, metadata=doc(
         "provider name shown on its items (default: the feed's own title)"))
-    topics: tuple[str, ...] = field(default=(), metadata=_doc(
+    topics: tuple[str, ...] = field(default=(), metadata=doc(
         "topics given to every item of the source (default none)"))
-    quality: float | None = field(default=None, metadata=_doc(
-        "quality of the source's items (default: ranking's default quality)"))
-    category_topics: bool = field(default=False, metadata=_doc(
+    quality: float | None = field(default=None, metadata=doc(
+        "quality of the source's items (default: ranking's default quality)", between=(-1e6, 1e6)))
+    category_topics: bool = field(default=False, metadata=doc(
         "also use each item's own categories/tags as topics (default false)"))
-    max_items: int | None = field(default=None, metadata=_doc(
-        "items kept, newest first (default fetch.max_items)"))
-    connect_timeout: Seconds | None = field(default=None, metadata=_doc(
-        "override of fetch.connect_timeout (default: inherit)"))
-    read_timeout: Seconds | None = field(default=None, metadata=_doc(
-        "override of fetch.read_timeout (default: inherit)"))
-    deadline: Seconds | None = field(default=None, metadata=_doc(
-        "override of fetch.deadline (default: inherit)"))
-    max_bytes: Bytes | None = field(default=None, metadata=_doc(
-        "override of fetch.max_bytes (default: inherit)"))
-    max_redirects: int | None = field(default=None, metadata=_doc(
-        "override of fetch.max_redirects (default: inherit)"))
-    allow_private_networks: bool | None = field(default=None, metadata=_doc(
+    max_items: int | None = field(default=None, metadata=doc(
+        "items kept, newest first (default fetch.max_items)", between=MAX_ITEMS))
+    connect_timeout: Seconds | None = field(default=None, metadata=doc(
+        "override of fetch.connect_timeout (default: inherit)", between=TIMEOUT))
+    read_timeout: Seconds | None = field(default=None, metadata=doc(
+        "override of fetch.read_timeout (default: inherit)", between=TIMEOUT))
+    deadline: Seconds | None = field(default=None, metadata=doc(
+        "override of fetch.deadline (default: inherit)", between=DEADLINE))
+    max_bytes: Bytes | None = field(default=None, metadata=doc(
+        "override of fetch.max_bytes (default: inherit)", between=MAX_BYTES))
+    max_redirects: int | None = field(default=None, metadata=doc(
+        "override of fetch.max_redirects (default: inherit)", between=MAX_REDIRECTS))
+    allow_private_networks: bool | None = field(default=None, metadata=doc(
         "override of fetch.allow_private_networks (default: inherit)"))
-    user_agent: str | None = field(default=None, metadata=_doc(
+    user_agent: str | None = field(default=None, metadata=doc(
         "override of fetch.user_agent (default: inherit)"))
 
     def validate(self) -> None:
-        """Raise :class:`ConfigError` for a URL that is not absolute http(s) or an impossible value.
+        """Raise :class:`ConfigError` for a URL that is not absolute http(s).
 
         The message starts with the key (``url: ...``); the caller prefixes the
         ``sources[i].`` path and line it knows.
         """
         if normalize_url(self.url) is None:
             raise ConfigError(f"url: expected an absolute http or https URL, got {self.url[:100]!r}")
-        if self.quality is not None and not math.isfinite(self.quality):
-            raise ConfigError("quality: must be a finite number")
-        if self.max_items is not None and self.max_items < 1:
-            raise ConfigError("max_items: must be at least 1")
-        for name in ("connect_timeout", "read_timeout", "deadline"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ConfigError(f"{name}: must be greater than 0")
-        if self.max_bytes is not None and self.max_bytes < 1:
-            raise ConfigError("max_bytes: must be at least 1")
-        if self.max_redirects is not None and self.max_redirects < 0:
-            raise ConfigError("max_redirects: must not be negative")
+        check_ranges(self)
 
 
 @dataclass(frozen=True)
