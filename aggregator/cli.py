@@ -22,7 +22,7 @@ from .executor import make_executor
 from .output import atomic_write
 from .pipeline import build
 from .progress import progress_bar
-from .report import EXIT_FATAL, EXIT_LOCKED, Report
+from .report import EXIT_FATAL, EXIT_LOCKED, Report, printable
 
 log = logging.getLogger("aggregator")
 
@@ -76,10 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         return _build(args, config)
     except LockedError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_LOCKED
     except (AggregatorError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_FATAL
 
 
@@ -132,10 +132,10 @@ def _build(args: argparse.Namespace, config: Config) -> int:
 def _print(report: Report, args: argparse.Namespace) -> None:
     for problem in report.problems:
         if problem.kind != "warning" or args.verbose:
-            print(f"{problem.kind}: {problem}", file=sys.stderr)
+            print(f"{problem.kind}: {printable(str(problem))}", file=sys.stderr)
     if args.verbose:
         for source in report.sources:
             line = f"source {source.url}: {source.status}, {source.items} items"
-            print(line + (f" ({source.error})" if source.error else ""), file=sys.stderr)
+            print(printable(line + (f" ({source.error})" if source.error else "")), file=sys.stderr)
     if not args.quiet or report.exit_code:
         print(report.summary())

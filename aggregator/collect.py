@@ -12,6 +12,7 @@ import hashlib
 import os
 import pickle
 import stat
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -71,11 +72,46 @@ def parse_batch(batch: _Batch) -> list[Parsed]:
 
 def read_and_parse(found: tuple[str, FileStat], options: ParseOptions) -> ParseResult:
     """Read and parse the file ``found`` (a :class:`Found` or its plain
-    ``(path, stat)`` tuple)."""
+    ``(path, stat)`` tuple).
+
+    A file that changes while it is read, or that is empty although it was
+    not when found, is being rewritten in place (not atomically): it is read
+    once more after a moment, then counts as a failed read (kept out of this
+    run, read again next run) rather than as an empty article."""
     max_bytes = options.max_file_bytes
     path, (size, _mtime, inode, _ctime) = found
     if size > max_bytes:
         return ParseResult(problems=(Problem(path, f"file larger than {max_bytes} bytes"),))
+    read = _read_file(path, inode, max_bytes)
+    for _retry in range(REREADS):
+        if isinstance(read, ParseResult) or not _flickering(read, size):
+            break
+        time.sleep(REREAD_AFTER)
+        read = _read_file(path, inode, max_bytes)
+    if isinstance(read, ParseResult):
+        return read
+    if _flickering(read, size):
+        return ParseResult(problems=(Problem(path, "file changed while it was read (rewritten in place?); "
+                                                   "read again next run", "failed"),))
+    data = read[0]
+    if len(data) > max_bytes:
+        return ParseResult(problems=(Problem(path, f"file larger than {max_bytes} bytes"),))
+    return parse_article(data, path, options)
+
+
+# A file caught mid-rewrite is read again this many times, this long apart.
+REREADS = 1
+REREAD_AFTER = 0.2
+
+
+def _flickering(read: tuple[bytes, bool], size_found: int) -> bool:
+    data, steady = read
+    return not steady or (size_found > 0 and (not data or data.isspace()))
+
+
+def _read_file(path: str, inode: int, max_bytes: int) -> tuple[bytes, bool] | ParseResult:
+    """The file's bytes (up to ``max_bytes + 1``) and whether it stayed the
+    same while read, or the failed :class:`ParseResult`."""
     # The file was checked when it was found (a regular file, inside the
     # folder); it may have been swapped since.  O_NONBLOCK: a FIFO put in its
     # place cannot hang the worker; the inode check: a link re-pointed
@@ -89,13 +125,14 @@ def read_and_parse(found: tuple[str, FileStat], options: ParseOptions) -> ParseR
         if not stat.S_ISREG(st.st_mode) or st.st_ino != inode:
             return ParseResult(problems=(Problem(path, "file replaced while the build ran; read next run", "failed"),))
         data = _read(fd, st.st_size, max_bytes + 1)
+        after = os.fstat(fd)
     except OSError as exc:
         return ParseResult(problems=(Problem(path, f"cannot read: {exc.strerror or exc}", "failed"),))
     finally:
         os.close(fd)
-    if len(data) > max_bytes:
-        return ParseResult(problems=(Problem(path, f"file larger than {max_bytes} bytes"),))
-    return parse_article(data, path, options)
+    steady = (after.st_size, after.st_mtime_ns) == (st.st_size, st.st_mtime_ns) and (
+        len(data) == st.st_size or len(data) > max_bytes)
+    return data, steady
 
 
 def _read(fd: int, expected: int, limit: int) -> bytes:
@@ -114,6 +151,16 @@ def _read(fd: int, expected: int, limit: int) -> bytes:
         total += len(chunk)
         want = min(1 << 16, limit - total)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _emptied(parsed: Parsed) -> Parsed:
+    """A file that had an article and is empty now is most likely being
+    rewritten in place: a failed read (read again next run, and no topic
+    is removed meanwhile), not an article that is gone."""
+    path = parsed[0]
+    problem = Problem(path, "file is empty now but had an article (rewritten in place?); read again next run",
+                      "failed")
+    return (path, parsed[1], (), pickle.dumps((problem,), protocol=pickle.HIGHEST_PROTOCOL), parsed[4], False, ())
 
 
 @dataclass
@@ -141,6 +188,7 @@ def collect_local(files: Iterable[Found], store: Store, index: RankIndex, execut
     unchanged: set[str] = set()
     gone: list[str] = []
     fresh: Iterable[Found]
+    emptied: set[str] = set()  # found empty, with a non-empty version cached
     if cold:
         index.reset_local()  # every file is parsed again: no copy to compare with
         fresh = files
@@ -148,10 +196,13 @@ def collect_local(files: Iterable[Found], store: Store, index: RankIndex, execut
         cached = store.cached(fp)
         fresh = []
         for found in files:
-            if cached.get(found.path) == found.stat:
+            known = cached.get(found.path)
+            if known == found.stat:
                 unchanged.add(found.path)
             else:
                 fresh.append(found)
+                if known is not None and found.stat[0] == 0 < known[0]:
+                    emptied.add(found.path)
         gone = [p for p in cached if p not in unchanged]
         if gone:  # changed files are not gone
             fresh_paths = {f.path for f in fresh}
@@ -164,6 +215,8 @@ def collect_local(files: Iterable[Found], store: Store, index: RankIndex, execut
                for chunk in iter(lambda: tuple(islice(chunks, BATCH)), ()))
     failed: list[str] = []
     for batch_result in executor.map(parse_batch, batches):
+        if emptied:
+            batch_result = [_emptied(p) if p[0] in emptied and not p[2] else p for p in batch_result]
         stats.parsed += len(batch_result)
         store.save_parsed([(p[0], p[1], p[3], p[4]) for p in batch_result if p[5]], fp)
         if cold:

@@ -102,6 +102,10 @@ def _walk(top: Path, exclude: tuple[str, ...], problems: list[Problem]) -> Itera
             name = entry.name
             if name.startswith("."):
                 continue
+            if not name.isascii() and not _decodable(name):
+                what = "folder" if entry.is_dir(follow_symlinks=False) else "file"
+                problems.append(Problem(shown_path(entry.path), f"{what} name is not valid UTF-8; skipped"))
+                continue
             try:
                 if entry.is_dir(follow_symlinks=False):
                     subfolders.append(entry.path)
@@ -125,7 +129,25 @@ def _walk(top: Path, exclude: tuple[str, ...], problems: list[Problem]) -> Itera
         pending.extend(reversed(subfolders))
 
 
+def _decodable(name: str) -> bool:
+    """Whether a name from the file system is valid UTF-8 (Python decodes
+    invalid bytes to lone surrogates, which no output or log can carry)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_path(path: str) -> str:
+    """``path`` as reports show it: invalid UTF-8 bytes as ``\\xff``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def _file(path: Path, top: Path, exclude: tuple[str, ...], problems: list[Problem]) -> Iterator[Found]:
+    if not _decodable(str(path)):
+        problems.append(Problem(shown_path(str(path)), "file name is not valid UTF-8; skipped"))
+        return
     relative = os.path.relpath(path, top)
     if any(fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(path.name, pattern) for pattern in exclude):
         return
@@ -133,7 +155,14 @@ def _file(path: Path, top: Path, exclude: tuple[str, ...], problems: list[Proble
         return
     try:
         if path.is_symlink():
-            target = path.resolve(strict=True)
+            try:
+                target = path.resolve(strict=True)
+            except FileNotFoundError:
+                # Dangling: nothing to read, and nothing failed (a failure
+                # would keep every vanished topic's feeds while it exists).
+                problems.append(Problem(str(path), f"symlink to a missing file ({os.readlink(path)}); skipped",
+                                        "warning"))
+                return
             if not target.is_relative_to(top.resolve()):
                 problems.append(Problem(str(path), "symlink points outside the article folder", "skipped"))
                 return

@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from .model import Problem
+
+# What a terminal or a mail reader must not receive raw from input text (file
+# names, remote error text): line breaks would forge report lines, escape
+# sequences drive the terminal, bidi controls reorder what is shown, lone
+# surrogates (undecodable names) cannot be encoded.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character shown as an escape (``\\n``,
+    ``\\x1b``, ``\\u202e``): one problem is one line, whatever its input."""
+    if text.isprintable():
+        return text
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1

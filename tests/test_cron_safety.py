@@ -174,9 +174,10 @@ def test_removal_only_after_a_clean_run(tmp_path: Path) -> None:
     files = _topic_files(site, "Vanishing")
     assert len(files) == 6 and all((site / "out" / f).exists() for f in files)
     gone.unlink()
-    # The same run cannot read another file (an I/O failure: a link whose
-    # target is missing, e.g. an unmounted volume): nothing is removed.
-    (site / "articles" / "broken.md").symlink_to("/nonexistent/article.md")
+    # The same run cannot read another folder (an I/O failure: an unmounted
+    # volume): nothing is removed.
+    config = site / "config.yaml"
+    config.write_text(config.read_text("utf-8").replace("articles: [articles]", "articles: [articles, volume]"))
     result = _build(site, "--report", "report.json")
     assert result.returncode == 1
     report = json.loads((site / "report.json").read_text("utf-8"))
@@ -185,7 +186,7 @@ def test_removal_only_after_a_clean_run(tmp_path: Path) -> None:
     assert _topic_files(site, "Vanishing") == files
     assert all((site / "out" / f).exists() for f in files)
     # A clean run removes the files and the manifest entry.
-    (site / "articles" / "broken.md").unlink()
+    (site / "volume").mkdir()
     result = _build(site, "--report", "report.json")
     assert result.returncode == 0, result.stderr
     assert sorted(json.loads((site / "report.json").read_text("utf-8"))["outputs"]["removed"]) == files

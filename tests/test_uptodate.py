@@ -61,16 +61,17 @@ def test_a_removed_output_file_is_restored(project: Project) -> None:
 
 def test_a_failed_read_is_retried_not_replayed(project: Project) -> None:
     project.add("a.md", article("A", "https://example.org/a"))
-    target = project.articles / ".volume" / "b.md"  # hidden: only reachable through the link
-    target.parent.mkdir()
-    (project.articles / "b.md").symlink_to(target)  # dangling: a failed read
+    volume = project.root / "volume"  # a second article folder, not mounted: a failed read
+    project.config.write_text(project.config.read_text("utf-8").replace("articles: [articles]",
+                                                                        "articles: [articles, volume]"), "utf-8")
     code, report = _report(project)
     assert code == 1 and [p["kind"] for p in report["problems"]] == ["failed"]
     # Same inputs, but the last run failed: a full run tries again.
     code, report = _report(project)
     assert code == 1 and "collect" in report["timings"]
-    # The link's target appears (an unmounted volume came back).
-    target.write_text(article("B", "https://example.org/b"), "utf-8")
+    # The volume is mounted again.
+    volume.mkdir()
+    (volume / "b.md").write_text(article("B", "https://example.org/b"), "utf-8")
     code, report = _report(project)
     assert code == 0, report["problems"]
     assert sorted(_items(project)) == ["https://example.org/a", "https://example.org/b"]

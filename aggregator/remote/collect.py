@@ -76,7 +76,6 @@ class Fetcher:
             reason = f"internal error: {type(error).__name__}: {error}"  # a BaseException run_one let through
             return failure(job.source, job.state, reason, None, None, self.now, 0.0, self.settings)
         started = job.source.url in self.started
-        log.warning("%s: %s", job.source.url, BUDGET_EXHAUSTED)
         return failure(job.source, job.state, BUDGET_EXHAUSTED, None, None, self.now, 0.0, self.settings,
                        count=started)
 
@@ -106,7 +105,7 @@ class Fetcher:
 
     def _failed(self, job: Job, reason: str, status: int | None, retry_after: str | None,
                 started: float) -> Outcome:
-        log.warning("%s: %s", job.source.url, reason)
+        # Not logged: the failure is a problem of the run, printed once with the others.
         return failure(job.source, job.state, reason, status, retry_after, self.now, _since(started),
                        self.settings)
 

@@ -77,6 +77,10 @@ async def fetch(client: httpx.AsyncClient, url: str, limits: Limits, validators:
         raise HttpFailure(f"{_timeout_kind(exc)} timeout") from None
     except httpx.HTTPError as exc:
         raise HttpFailure(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
+    except httpx.InvalidURL as exc:
+        # httpx builds the next request of every redirect it sees, followed
+        # or not: a Location such as "javascript:alert(1)" fails there.
+        raise HttpFailure(f"redirect to an invalid URL refused ({exc})") from None
     except RedirectRefused as exc:
         raise HttpFailure(str(exc)) from None
 
