@@ -72,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             from .serve import serve
 
-            serve(config.output_dir, host=args.host, port=args.port, cache_control=_cache_control(args, config))
+            serve(config.output_dir, host=args.host, port=args.port, cache_control=_cache_control(args, config),
+                  limits=config.serve)
             return 0
         return _build(args, config)
     except LockedError as exc:

@@ -82,7 +82,7 @@ class ParseSettings:
 @dataclass(frozen=True)
 class ServeSettings:
     cache_control: str = field(default=DEFAULT_CACHE_CONTROL, metadata=doc("`Cache-Control` header sent with every file (`--cache-control` overrides it); printable ASCII, no control characters or newlines. Default `public, max-age=300`."))
-    header_timeout: Seconds = field(default=Seconds(10.0), metadata=doc("Time a client has to send a whole request (line and headers) from the moment it connects or its previous response ends; a slower one is disconnected (slowloris). Default `10s`.", between=(0.1, 3600)))
+    header_timeout: Seconds = field(default=Seconds(10.0), metadata=doc("Time a client has to send a whole request (line, headers and any body) from the moment it connects or its previous response ends; a slower one is disconnected (slowloris). Default `10s`.", between=(0.1, 3600)))
     idle_timeout: Seconds = field(default=Seconds(5.0), metadata=doc("A kept-alive connection that sends nothing for this long is closed. Default `5s`.", between=(0.1, 3600)))
     body_timeout: Seconds = field(default=Seconds(30.0), metadata=doc("Longest a response may wait for the client to read more of it; a client that stops reading is disconnected. Default `30s`.", between=(0.1, 3600)))
     max_connections: int = field(default=256, metadata=doc("Open connections at most; a connection beyond it is closed at once, so slow clients cannot exhaust the server's file descriptors. Default 256.", between=(1, 100_000)))

@@ -14,6 +14,7 @@ symlinks pointing out of it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
 import hashlib
@@ -21,6 +22,7 @@ import os
 import re
 import socket
 import stat
+import struct
 import threading
 import time
 from collections import OrderedDict
@@ -33,10 +35,11 @@ from urllib.parse import unquote_to_bytes
 
 import uvicorn
 
-from .config import DEFAULT_CACHE_CONTROL, header_value_error
+from .config import DEFAULT_CACHE_CONTROL, ServeSettings, header_value_error
 from .errors import AggregatorError
 
-__all__ = ["MEDIA_TYPES", "ASGIApp", "Message", "Receive", "Scope", "Send", "background_server", "make_app", "serve"]
+__all__ = ["MEDIA_TYPES", "ASGIApp", "Message", "Receive", "Scope", "Send", "background_server", "guarded_protocol",
+           "make_app", "serve", "server_config"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -83,7 +86,8 @@ _ETAG = re.compile(r'\s*(W/)?("[^"]*")\s*(?:,|$)')
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
-    """One file version, keyed by (path, size, mtime_ns)."""
+    """One file version, keyed by (path, size, mtime_ns, inode): a rewrite
+    is a new inode (the build renames a temporary file into place)."""
 
     body: bytes | None  # None for big files, streamed from disk instead
     etag: str
@@ -96,18 +100,19 @@ class _FileCache:
     """An LRU of file versions so a 304 costs one stat and no hashing."""
 
     def __init__(self, size: int = _MAX_CACHED) -> None:
-        self._entries: OrderedDict[tuple[str, int, int], _Entry] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, int, int, int], _Entry] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
 
-    def get(self, path: Path, info: os.stat_result, compressible: bool) -> _Entry:
-        key = (str(path), info.st_size, info.st_mtime_ns)
+    def get(self, resolved: _Resolved, compressible: bool) -> _Entry:
+        info = resolved.info
+        key = (str(resolved.path), info.st_size, info.st_mtime_ns, info.st_ino)
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
                 self._entries.move_to_end(key)
                 return entry
-        entry = _load(path, info, compressible)
+        entry = _load(resolved.fd, info, compressible)
         with self._lock:
             self._entries[key] = entry
             while len(self._entries) > self._size:
@@ -115,17 +120,18 @@ class _FileCache:
         return entry
 
 
-def _load(path: Path, info: os.stat_result, compressible: bool) -> _Entry:
-    """Read (or, for a big file, hash) one file and precompute its variants."""
+def _load(fd: int, info: os.stat_result, compressible: bool) -> _Entry:
+    """Read (or, for a big file, hash) one open file and precompute its
+    variants.  ``info`` is the fstat of ``fd``: length, ETag and bytes all
+    come from that one version, however the path changes meanwhile."""
     digest = hashlib.sha256()
     body: bytes | None = None
-    with path.open("rb") as f:
-        if info.st_size > _BIG_FILE:
-            for chunk in iter(lambda: f.read(_CHUNK), b""):
-                digest.update(chunk)
-        else:
-            body = f.read()
-            digest.update(body)
+    if info.st_size > _BIG_FILE:
+        for chunk in _chunks(fd, info.st_size):
+            digest.update(chunk)
+    else:
+        body = os.pread(fd, info.st_size + 1, 0)[:info.st_size]
+        digest.update(body)
     tag = digest.hexdigest()[:32]
     gz = None
     if body is not None and compressible and len(body) >= _GZIP_MIN:
@@ -238,20 +244,49 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 
 @dataclass(frozen=True, slots=True)
 class _Resolved:
+    """A file to serve, open: every byte of a response is read from ``fd``,
+    whose ``info`` (fstat) gives its length and ETag."""
+
     path: Path
+    fd: int
     info: os.stat_result
 
 
-def _resolve(root: Path, relative: str) -> _Resolved | None:
-    """The regular file for ``relative`` if it lies inside ``root`` after resolving symlinks."""
+@contextlib.contextmanager
+def _opened(root: Path, relative: str) -> Iterator[_Resolved | None]:
+    """The regular file for ``relative``, open, if it lies inside ``root``
+    after resolving symlinks; closed when the response is done."""
     try:
         path = (root / relative).resolve(strict=True)
-        info = path.stat()
     except (OSError, RuntimeError):  # missing, a symlink loop, a name too long
-        return None
-    if not path.is_relative_to(root) or not stat.S_ISREG(info.st_mode):
-        return None
-    return _Resolved(path, info)
+        yield None
+        return
+    if not path.is_relative_to(root):
+        yield None
+        return
+    try:
+        # O_NOFOLLOW: the resolved path is opened as resolved (a symlink put
+        # there since is refused); O_NONBLOCK: a FIFO cannot hang the server.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        yield None
+        return
+    try:
+        info = os.fstat(fd)
+        yield _Resolved(path, fd, info) if stat.S_ISREG(info.st_mode) else None
+    finally:
+        os.close(fd)
+
+
+def _chunks(fd: int, size: int, start: int = 0) -> Iterator[bytes]:
+    """The bytes of ``fd`` from ``start`` to ``size``, a chunk at a time."""
+    offset = start
+    while offset < size:
+        chunk = os.pread(fd, min(_CHUNK, size - offset), offset)
+        if not chunk:
+            return  # truncated in place (never done by the build): send what there is
+        offset += len(chunk)
+        yield chunk
 
 
 def _cors(path: Path) -> list[tuple[str, str]]:
@@ -291,15 +326,15 @@ def make_app(root: Path, *, cache_control: str = DEFAULT_CACHE_CONTROL) -> ASGIA
         if relative is None:
             await _error(send, 404, "Not Found")
             return
-        resolved = _resolve(root, relative)
-        if resolved is None:
-            await _error(send, 404, "Not Found")
-            return
-        if method == "OPTIONS":
-            await _preflight(send, resolved.path)
-            return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        await _send_file(send, resolved, headers, method == "HEAD", cache, cache_control)
+        with _opened(root, relative) as resolved:
+            if resolved is None:
+                await _error(send, 404, "Not Found")
+                return
+            if method == "OPTIONS":
+                await _preflight(send, resolved.path)
+                return
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            await _send_file(send, resolved, headers, method == "HEAD", cache, cache_control)
 
     return app
 
@@ -323,7 +358,7 @@ async def _send_file(
     """200 or 304 for one file, choosing the gzip variant when accepted."""
     content_type = media_type(resolved.path)
     compressible = _compressible(content_type)
-    entry = cache.get(resolved.path, resolved.info, compressible)
+    entry = cache.get(resolved, compressible)
     use_gzip = entry.gzip_body is not None and accepts_gzip(request.get("accept-encoding", ""))
     etag = entry.etag[:-1] + '-gzip"' if use_gzip else entry.etag
     headers = [
@@ -348,33 +383,121 @@ async def _send_file(
     if head or body is not None:
         await _respond(send, 200, headers, b"" if head else body or b"")
         return
-    await _stream(send, resolved.path, headers)
+    await _stream(send, resolved, headers)
 
 
-async def _stream(send: Send, path: Path, headers: list[tuple[str, str]]) -> None:
-    """Send a big file in chunks instead of holding it in memory."""
+async def _stream(send: Send, resolved: _Resolved, headers: list[tuple[str, str]]) -> None:
+    """Send a big file in chunks instead of holding it in memory: from the
+    open file the ETag was computed from, so a rename over the path while
+    the response is sent cannot mix two versions."""
     raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
     await send({"type": "http.response.start", "status": 200, "headers": raw})
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    for chunk in _chunks(resolved.fd, resolved.info.st_size):
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
     await send({"type": "http.response.body", "body": b""})
 
 
-def serve(root: Path, host: str = "127.0.0.1", port: int = 8080, *, cache_control: str = DEFAULT_CACHE_CONTROL) -> None:
-    """Serve ``root`` until interrupted (uvicorn handles signals and logging)."""
-    uvicorn.run(
-        make_app(root, cache_control=cache_control),
-        host=host,
-        port=port,
-        server_header=False,
-        proxy_headers=False,
-        lifespan="on",
-    )
+def serve(root: Path, host: str = "127.0.0.1", port: int = 8080, *, cache_control: str = DEFAULT_CACHE_CONTROL,
+          limits: ServeSettings | None = None) -> None:
+    """Serve ``root`` until interrupted (uvicorn handles signals and logging),
+    with the timeouts and connection cap of ``limits`` (``serve:``)."""
+    uvicorn.Server(server_config(make_app(root, cache_control=cache_control), limits or ServeSettings(),
+                                 host=host, port=port)).run()
+
+
+def server_config(app: ASGIApp, limits: ServeSettings, **options: Any) -> uvicorn.Config:
+    """uvicorn's settings for ``app``: its HTTP/1.1 protocol guarded by
+    ``limits`` (:func:`guarded_protocol`), no Server header, no proxy
+    headers (the client address is the peer's)."""
+    return uvicorn.Config(app, http=guarded_protocol(limits), timeout_keep_alive=limits.idle_timeout,  # type: ignore[arg-type]
+                          server_header=False, proxy_headers=False, lifespan="on", **options)
+
+
+def guarded_protocol(limits: ServeSettings) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol with what a server on the internet needs and
+    uvicorn lacks: a connection cap (a connection beyond
+    ``max_connections`` is closed at once, so slow clients cannot use up
+    the file descriptors), a request timeout (the request line, headers and
+    any body within ``header_timeout`` of connecting or of the previous
+    response; uvicorn's keep-alive timer restarts on every byte, so a
+    client sending one byte every few seconds was never dropped), and a
+    send timeout (a client that stops reading for ``body_timeout`` is
+    dropped instead of holding the response in memory).  ``idle_timeout``
+    is uvicorn's own keep-alive timeout."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    waiting_for_request = (h11.IDLE, h11.SEND_BODY)
+
+    class GuardedH11Protocol(H11Protocol):
+        _request_timer: asyncio.TimerHandle | None = None
+        _send_timer: asyncio.TimerHandle | None = None
+        _refused = False
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            if len(self.connections) >= limits.max_connections:
+                self._refused = True
+                transport.abort()  # never counted: it holds no slot and no descriptor
+                return
+            super().connection_made(transport)
+            self._expect_request()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._refused:
+                return
+            self._cancel("_request_timer")
+            self._cancel("_send_timer")
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state not in waiting_for_request:
+                self._cancel("_request_timer")  # the whole request is in
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing() and self.conn.their_state in waiting_for_request:
+                self._expect_request()  # the next one, on this kept-alive connection
+
+        def pause_writing(self) -> None:
+            super().pause_writing()
+            if self._send_timer is None:
+                self._send_timer = self.loop.call_later(limits.body_timeout, self._drop)
+
+        def resume_writing(self) -> None:
+            super().resume_writing()
+            self._cancel("_send_timer")
+
+        def _expect_request(self) -> None:
+            self._cancel("_request_timer")
+            self._request_timer = self.loop.call_later(limits.header_timeout, self._request_timed_out)
+
+        def _request_timed_out(self) -> None:
+            self._request_timer = None
+            if self.conn.their_state in waiting_for_request:
+                self._drop()
+
+        def _drop(self) -> None:
+            # A reset, not a close: a close would leave the kernel sending
+            # what its buffers hold (megabytes) to a client that does not read.
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.transport.abort()  # no answer: the client is too slow to read one anyway
+
+        def _cancel(self, name: str) -> None:
+            timer = getattr(self, name)
+            if timer is not None:
+                timer.cancel()
+                setattr(self, name, None)
+
+    return GuardedH11Protocol
 
 
 @contextlib.contextmanager
-def background_server(app: ASGIApp, host: str = "127.0.0.1", timeout: float = 10.0) -> Iterator[str]:
+def background_server(app: ASGIApp, host: str = "127.0.0.1", timeout: float = 10.0,
+                      limits: ServeSettings | None = None) -> Iterator[str]:
     """Run ``app`` under uvicorn in a thread on a free port; yields the base URL.
 
     For tests and benchmarks: the socket is bound before the thread starts,
@@ -386,8 +509,7 @@ def background_server(app: ASGIApp, host: str = "127.0.0.1", timeout: float = 10
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", server_header=False)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(app, limits or ServeSettings(), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
