@@ -22,8 +22,18 @@ from .frontmatter import FrontMatterError, decode, parse_yaml, split
 from .markdown import gfm_to_html
 from .model import Article, Image, ParseResult, Problem, Provider, Related
 from .parsekey import ParseOptions
-from .text import NAME_MAX, SUMMARY_MAX, TITLE_MAX, clean_text, sanitize_embed, sanitize_html
+from .text import (
+    MAX_HTML_DEPTH,
+    NAME_MAX,
+    SUMMARY_MAX,
+    TITLE_MAX,
+    clean_text,
+    html_depth,
+    sanitize_embed,
+    sanitize_html,
+)
 from .urls import canonical_url, normalize_url, resolve_url
+from .yamlguard import block_depth
 
 TOPIC_MAX = 100
 MAX_RELATED = 20
@@ -75,7 +85,7 @@ def build_article(fields: Mapping[str, Any], body: str, path: str, options: Pars
         published=published,
         origin=path,
         summary=_decoded(_text(fields, "excerpt", SUMMARY_MAX, warnings, single_line=False)),
-        body_source=_body_source(body, path, url),
+        body_source=_body_source(body, path, url, warnings),
         updated=_optional_date(fields, "updatedDateTime", warnings),
         topics=_names(fields.get("topics"), "topics", options.max_topics, warnings),
         tags=_names(fields.get("tags"), "tags", MAX_TAGS, warnings),
@@ -203,19 +213,24 @@ def _names(value: object, key: str, limit: int, warnings: list[str]) -> tuple[st
     if not isinstance(value, list):
         warnings.append(f"{key}: expected a list, got {type(value).__name__}; ignored")
         return ()
-    names: list[str] = []
+    names: dict[str, None] = {}  # a dict: membership tests stay O(1) however many are given
+    bad = 0
     for item in value:
         if item is None:
             continue  # null items occur in real data
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-            warnings.append(f"{key}: item {_short(item)} is not text; dropped")
+            bad += 1
+            if bad == 1:
+                warnings.append(f"{key}: item {_short(item)} is not text; dropped")
             continue
         name = clean_text(str(item), TOPIC_MAX)
-        if name and name not in names:
-            names.append(name)
+        if name:
+            names[name] = None
+    if bad > 1:
+        warnings.append(f"{key}: {bad - 1} more items that are not text dropped")
     if len(names) > limit:
         warnings.append(f"{key}: {len(names)} given, only the first {limit} kept")
-    return tuple(names[:limit])
+    return tuple(names)[:limit]
 
 
 def _provider(value: object, article_url: str) -> Provider | None:
@@ -289,12 +304,25 @@ def _featured(value: object, base: str) -> str | None:
     return sanitize_embed(value[:MAX_BODY], base) or None
 
 
-def _body_source(body: str, path: str, base: str) -> tuple[str, str, bool] | None:
+def _body_source(body: str, path: str, base: str, warnings: list[str]) -> tuple[str, str, bool] | None:
     if not body.strip():
         return None
-    body = body[:MAX_BODY]
+    if len(body) > MAX_BODY:
+        warnings.append(f"body longer than {MAX_BODY:,} characters: cut there")
+        body = body[:MAX_BODY]
     markdown = not path.lower().endswith(HTML_SUFFIXES) and not body.lstrip().startswith("<")
+    # Said now, while the file is parsed; the flattening itself happens when
+    # the body is rendered (text.cap_nesting, before every sanitiser).
+    if _may_nest_deeply(body, markdown) and html_depth(gfm_to_html(body) if markdown else body) > MAX_HTML_DEPTH:
+        warnings.append(f"body nested deeper than {MAX_HTML_DEPTH} levels: the deeper markup is dropped, its text kept")
     return (body, base, markdown)
+
+
+def _may_nest_deeply(body: str, markdown: bool) -> bool:
+    """A cheap test that most bodies fail: only these get the exact count."""
+    if body.count("<") > MAX_HTML_DEPTH:
+        return True
+    return markdown and (body.count(">") > MAX_HTML_DEPTH or block_depth(body) > MAX_HTML_DEPTH)
 
 
 def with_content(article: Article, **changes: Any) -> Article:

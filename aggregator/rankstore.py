@@ -155,7 +155,7 @@ def aggregate(copies: Sequence[Summary], rules: Rules) -> UrlState:
     best: int | None = None
     best_choice: tuple[float, float, str, str] | None = None
     best_quality = 0.0
-    topics: list[str] = []
+    topics: dict[str, None] = {}  # canonical keys in order of appearance
     names: list[str] = []
     filtered = 0
     filters = rules.filters
@@ -174,8 +174,7 @@ def aggregate(copies: Sequence[Summary], rules: Rules) -> UrlState:
             key = rules.topic_key(name)
             if key:
                 names.append(name)
-                if key not in topics:
-                    topics.append(key)
+                topics[key] = None
         choice = copy_choice(item, quality)
         if best_choice is None or choice < best_choice:
             best, best_choice, best_quality = position, choice, quality

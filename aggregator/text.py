@@ -53,9 +53,76 @@ def clean_text(text: str, limit: int | None = None, *, single_line: bool = True)
     return text
 
 
+# Elements nested deeper than this are flattened before any HTML is
+# sanitised: html5ever (nh3) is quadratic in nesting depth (50,000 nested
+# block quotes took 53 s).  Real bodies nest a dozen levels at most.
+MAX_HTML_DEPTH = 100
+_TAG_TOKEN = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^>]*?(/?)>")
+# Elements that never nest by markup: void ones, and those whose end tag is
+# optional (a <p> or <li> closes the one before it; they would be counted
+# again and again without ever closing).
+_FLAT = frozenset({
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr",
+    "p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot", "option", "optgroup", "colgroup",
+    "caption", "rb", "rt", "rtc", "rp", "html", "head", "body",
+})
+
+
+def html_depth(fragment: str) -> int:
+    """How deeply ``fragment``'s elements nest (an upper bound, by a flat
+    scan of its tags: linear, no tree)."""
+    if fragment.count("<") <= MAX_HTML_DEPTH:
+        return min(fragment.count("<"), MAX_HTML_DEPTH)  # cannot be deeper than it has tags
+    depth = deepest = 0
+    for tag in _TAG_TOKEN.finditer(fragment):
+        closing, name, self_closing = tag.groups()
+        if self_closing or name.lower() in _FLAT:
+            continue
+        if closing:
+            depth -= depth > 0
+        else:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
+
+
+def cap_nesting(fragment: str, limit: int = MAX_HTML_DEPTH) -> str:
+    """``fragment`` with the tags of elements deeper than ``limit`` removed:
+    their text is kept, at the depth of their parent.  What is left goes to
+    the sanitiser, which mends any structure this leaves odd."""
+    if fragment.count("<") <= limit:
+        return fragment
+    depth = dropped = 0
+    pieces: list[str] = []
+    kept_to = 0
+    for tag in _TAG_TOKEN.finditer(fragment):
+        closing, name, self_closing = tag.groups()
+        if self_closing or name.lower() in _FLAT:
+            continue
+        if closing:
+            if dropped:
+                dropped -= 1
+            elif depth:
+                depth -= 1
+                continue
+            else:
+                continue
+        elif depth < limit:
+            depth += 1
+            continue
+        else:
+            dropped += 1
+        pieces.append(fragment[kept_to:tag.start()])
+        kept_to = tag.end()
+    if not pieces:
+        return fragment
+    pieces.append(fragment[kept_to:])
+    return "".join(pieces)
+
+
 def html_to_text(fragment: str, limit: int | None = None) -> str:
     """Plain text of an HTML fragment (tags dropped, entities decoded)."""
-    text = _TEXT_CLEANER.clean(strip_illegal(fragment))
+    text = _TEXT_CLEANER.clean(cap_nesting(strip_illegal(fragment)))
     return clean_text(html.unescape(_TAG.sub(" ", text)), limit)
 
 
@@ -109,7 +176,7 @@ def sanitize_html(fragment: str, base_url: str | None = None) -> str:
 
     token = _BASE_URL.set(base_url)
     try:
-        return _HTML_CLEANER.clean(strip_illegal(fragment)).strip()
+        return _HTML_CLEANER.clean(cap_nesting(strip_illegal(fragment))).strip()
     finally:
         _BASE_URL.reset(token)
 
@@ -166,7 +233,7 @@ def sanitize_embed(fragment: str, base_url: str | None = None) -> str:
         return url
 
     cleaned = nh3.clean(
-        strip_illegal(fragment),
+        cap_nesting(strip_illegal(fragment)),
         tags=tags,
         attributes=attributes,
         clean_content_tags={"script", "style", "noscript", "template"},

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "articles" / "000_d2853f25fdf272fa.txt"
@@ -83,3 +86,24 @@ def build_with_report(project: Project) -> dict[str, Any]:
     assert result.returncode == 0, result.stderr
     check_output_folder(project.out)
     return dict(json.loads(report_path.read_text("utf-8")))
+
+
+def run_measured(argv: list[str], cwd: Path, limit: float = 120) -> tuple[subprocess.CompletedProcess[str], float, int]:
+    """Run a command; return the result, seconds and peak RSS (bytes) of
+    its process tree, sampled every 5 ms with psutil; killed after ``limit`` s."""
+    started = time.monotonic()
+    proc = psutil.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            procs = [proc, *proc.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in procs))
+        except psutil.Error:
+            pass
+        if time.monotonic() - started > limit:
+            proc.kill()
+            break
+        time.sleep(0.005)
+    out, err = proc.communicate()
+    seconds = time.monotonic() - started
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err), seconds, peak

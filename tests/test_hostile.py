@@ -9,15 +9,13 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 from lxml import etree
+from support import run_measured
 
 HOSTILE = Path(__file__).parent / "hostile"
 EXPECTED: dict[str, dict[str, str]] = json.loads((HOSTILE / "EXPECTED.json").read_text("utf-8"))
@@ -80,27 +78,6 @@ def _tree(root: Path, skip: tuple[Path, ...]) -> dict[str, tuple[int, int]]:
     return found
 
 
-def _run_measured(argv: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], float, int]:
-    """Run the CLI; return the result, seconds and peak RSS (bytes) of the
-    process tree, sampled every 5 ms with psutil."""
-    started = time.monotonic()
-    proc = psutil.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            procs = [proc, *proc.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in procs))
-        except psutil.Error:
-            pass
-        if time.monotonic() - started > 120:
-            proc.kill()
-            break
-        time.sleep(0.005)
-    out, err = proc.communicate()
-    seconds = time.monotonic() - started
-    return subprocess.CompletedProcess(argv, proc.returncode, out, err), seconds, peak
-
-
 def _strict_json(data: bytes) -> Any:
     def refuse(name: str) -> Any:
         raise ValueError(f"non-standard JSON constant {name}")
@@ -130,7 +107,7 @@ def hostile_build(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     tmp_before = set(os.listdir("/tmp"))
     argv = [sys.executable, "-m", "aggregator", "build", "-c", "config.yaml", "--now", NOW, "-q",
             "--workers", "1", "--report", "report.json"]
-    result, seconds, peak = _run_measured(argv, site)
+    result, seconds, peak = run_measured(argv, site)
     print(f"\nhostile folder ({parser}): {seconds:.2f} s, peak RSS {peak / 2**20:.1f} MiB")
     return {"parser": parser, "site": site, "articles": articles, "canary": canary, "expected": expected,
             "result": result, "seconds": seconds, "peak": peak, "before": before, "tmp_before": tmp_before}

@@ -112,9 +112,14 @@ def item_content(article: Article) -> str | None:
     return "\n".join(parts) if parts else None
 
 
+# Categories written per item: an article listed under hundreds of topics is
+# in hundreds of feeds, and its item in each must not grow with them too.
+MAX_CATEGORIES = 50
+
+
 def categories(article: Article) -> tuple[str, ...]:
-    """Topics then tags, without repeats."""
-    return tuple(dict.fromkeys(article.topics + article.tags))
+    """Topics then tags, without repeats, at most :data:`MAX_CATEGORIES`."""
+    return tuple(dict.fromkeys(article.topics + article.tags))[:MAX_CATEGORIES]
 
 
 # Characters a URI may hold as they are (RFC 3986 reserved + unreserved,
