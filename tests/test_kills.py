@@ -181,12 +181,12 @@ def _undo(undo: dict[Path, bytes | None]) -> None:
 @pytest.mark.slow
 def test_random_kills_never_leave_a_wrong_output(tmp_path: Path) -> None:
     """Build, change, SIGKILL at a random instant, revert or not, build: 30
-    times on 2,000 articles (archives on, two workers); every run's output
+    times on 3,000 articles (archives on, two workers); every run's output
     equals a fresh build of the same inputs, and leaves no temporary file."""
     rng = random.Random(20261202)
     (tmp_path / "site").mkdir()
     project = Project(tmp_path / "site")
-    count = 2000
+    count = 3000
     _site(project, count)
     _config(project, "Title 0", "feeds: {archives: true}\n")
     fresh = Fresh(tmp_path / "fresh")
