@@ -121,7 +121,7 @@ def test_many_slow_clients_hold_a_bounded_number_of_descriptors(root: Path) -> N
     limits = ServeSettings(max_connections=20, header_timeout=2.0)
     count = 1000
     if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < 2 * count + 100:
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 2 * count + 100), hard))
     with background_server(make_app(root), limits=limits) as base:
         before = _fds()
