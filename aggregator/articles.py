@@ -10,9 +10,8 @@ warning and never stops the article.  ``secured`` is never read.
 from __future__ import annotations
 
 import functools
-import html
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -20,6 +19,7 @@ from dateutil import parser as dateparser
 
 from .frontmatter import FrontMatterError, decode, parse_yaml, split
 from .markdown import gfm_to_html
+from .media import embedded_video, is_placeholder, video_thumbnail
 from .model import Article, Image, ParseResult, Problem, Provider, Related
 from .parsekey import ParseOptions
 from .text import (
@@ -29,8 +29,10 @@ from .text import (
     TITLE_MAX,
     clean_text,
     html_depth,
+    plain_text,
     sanitize_embed,
     sanitize_html,
+    strip_liquid,
 )
 from .urls import canonical_url, normalize_url, resolve_url
 from .yamlguard import block_depth
@@ -70,7 +72,7 @@ def build_article(fields: Mapping[str, Any], body: str, path: str, options: Pars
     title = fields.get("title")
     if not isinstance(title, (str, int, float)) or isinstance(title, bool):
         raise _Skip("missing title" if title is None else f"title is a {type(title).__name__}, not text")
-    title = clean_text(_decoded(str(title)), TITLE_MAX)
+    title = plain_text(str(title), TITLE_MAX)
     if not title:
         raise _Skip("empty title")
     url, linked = _link(fields)
@@ -78,28 +80,35 @@ def build_article(fields: Mapping[str, Any], body: str, path: str, options: Pars
     if published is None:
         raw = fields.get("publishedDateTime")
         raise _Skip("missing publishedDateTime" if raw is None else f"unparseable publishedDateTime {_short(raw)}")
+    kind = _text(fields, "type", NAME_MAX, warnings) or None
+    featured, embedded = _featured(fields.get("featuredContent"), url)
+    # A video article is watched where it is published; an embedded player
+    # (an iframe, which readers strip) where its video's page is.
+    video = embedded or (url if kind is not None and kind.casefold() == "video" else None)
     return Article(
         id=canonical_url(url),
         url=url,
         title=title,
         published=published,
         origin=path,
-        summary=_decoded(_text(fields, "excerpt", SUMMARY_MAX, warnings, single_line=False)),
+        summary=_text(fields, "excerpt", SUMMARY_MAX, warnings, single_line=False),
         body_source=_body_source(body, path, url, warnings),
         updated=_optional_date(fields, "updatedDateTime", warnings),
         topics=_names(fields.get("topics"), "topics", options.max_topics, warnings),
         tags=_names(fields.get("tags"), "tags", MAX_TAGS, warnings),
         category=_text(fields, "category", NAME_MAX, warnings) or None,
-        kind=_text(fields, "type", NAME_MAX, warnings) or None,
+        kind=kind,
         quality=_number(fields, "quality", warnings),
         heat=_heat(fields, warnings),
         is_published=_bool(fields, "published", warnings),
         removed=_bool(fields, "removed", warnings) is True,
         original_url=_original_url(fields.get("originalUrl"), linked, url),
         provider=_provider(fields.get("provider"), url),
-        image=_image(fields.get("images"), url),
+        image=_image(fields.get("images"), url, options.placeholders) or video_thumbnail(video),
         related=_related(fields.get("related"), url),
-        featured_html=_featured(fields.get("featuredContent"), url),
+        featured_html=featured,
+        author=_author(fields.get("author")),
+        video_url=video,
     )
 
 
@@ -161,14 +170,7 @@ def _text(fields: Mapping[str, Any], key: str, limit: int, warnings: list[str], 
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         warnings.append(f"{key}: expected text, got {type(value).__name__}; ignored")
         return ""
-    return clean_text(str(value), limit, single_line=single_line)
-
-
-def _decoded(text: str) -> str:
-    """Titles and excerpts are plain text, but real ones often carry HTML
-    character references copied from web pages (``&#8217;``, ``&amp;``):
-    decoded, so readers show the character, not the reference."""
-    return clean_text(html.unescape(text), None, single_line=False) if "&" in text else text
+    return plain_text(str(value), limit, single_line=single_line)
 
 
 def _number(fields: Mapping[str, Any], key: str, warnings: list[str]) -> float | None:
@@ -223,7 +225,7 @@ def _names(value: object, key: str, limit: int, warnings: list[str]) -> tuple[st
             if bad == 1:
                 warnings.append(f"{key}: item {_short(item)} is not text; dropped")
             continue
-        name = clean_text(str(item), TOPIC_MAX)
+        name = plain_text(str(item), TOPIC_MAX)
         if name:
             names[name] = None
     if bad > 1:
@@ -240,11 +242,11 @@ def _provider(value: object, article_url: str) -> Provider | None:
     domain = value.get("domain")
     domain = clean_text(domain, NAME_MAX) if isinstance(domain, str) else None
     home = _home(domain) if domain and "/" not in domain else None
-    if not isinstance(name, str) or not clean_text(name):
+    if not isinstance(name, str) or not plain_text(name):
         if not domain:
             return None
         name = domain
-    return Provider(name=clean_text(name, NAME_MAX), domain=domain or None, url=home)
+    return Provider(name=plain_text(name, NAME_MAX), domain=domain or None, url=home)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -253,18 +255,30 @@ def _home(domain: str) -> str | None:
     return normalize_url(f"https://{domain}/")
 
 
-def _image(value: object, base: str) -> Image | None:
+def _author(value: object) -> str | None:
+    """The byline: ``author: Name``, ``author: {name: Name}`` or a list of either."""
+    names = value if isinstance(value, list) else [value]
+    found = []
+    for item in names[:10]:
+        name = item.get("name") if isinstance(item, Mapping) else item
+        if isinstance(name, str) and (text := plain_text(name, NAME_MAX)):
+            found.append(text)
+    return ", ".join(dict.fromkeys(found))[:NAME_MAX] or None
+
+
+def _image(value: object, base: str, placeholders: Sequence[str]) -> Image | None:
+    """The first usable image: an http(s) URL that is no placeholder."""
     if not isinstance(value, list):
         return None
-    for item in value:
+    for item in value[:200]:
         if not isinstance(item, Mapping) or not isinstance(item.get("url"), str):
             continue
         url = resolve_url(item["url"], base)
-        if url is None:
+        if url is None or is_placeholder(url, placeholders):
             continue
         title = item.get("title")
         return Image(url=url, width=_dimension(item.get("width")), height=_dimension(item.get("height")),
-                     title=clean_text(title, TITLE_MAX) or None if isinstance(title, str) else None)
+                     title=plain_text(title, TITLE_MAX) or None if isinstance(title, str) else None)
     return None
 
 
@@ -289,19 +303,25 @@ def _related(value: object, base: str) -> tuple[Related, ...]:
         url = resolve_url(link, base)
         if not url or url in seen:
             continue
-        title = clean_text(title, TITLE_MAX)
+        title = plain_text(title, TITLE_MAX)
         if title:
             seen.add(url)
-            found.append(Related(title, url))
+            provider = _provider(item.get("provider"), url)
+            found.append(Related(title, url, to_datetime(item.get("publishedDateTime")),
+                                 provider.name if provider else None))
             if len(found) == MAX_RELATED:
                 break
     return tuple(found)
 
 
-def _featured(value: object, base: str) -> str | None:
+def _featured(value: object, base: str) -> tuple[str | None, str | None]:
+    """The embed as published (sanitised; no iframe: readers strip them and
+    validators flag them) and the page of the video it plays, if any."""
     if not isinstance(value, str) or not value.strip():
-        return None
-    return sanitize_embed(value[:MAX_BODY], base) or None
+        return None, None
+    value = value[:MAX_BODY]
+    video = embedded_video(sanitize_embed(value, base)) if "<iframe" in value.lower() else None
+    return sanitize_html(value, base) or None, video
 
 
 def _body_source(body: str, path: str, base: str, warnings: list[str]) -> tuple[str, str, bool] | None:
@@ -325,13 +345,15 @@ def _may_nest_deeply(body: str, markdown: bool) -> bool:
     return markdown and (body.count(">") > MAX_HTML_DEPTH or block_depth(body) > MAX_HTML_DEPTH)
 
 
-def with_content(article: Article, **changes: Any) -> Article:
+def with_content(article: Article, strip_params: tuple[str, ...] = (), **changes: Any) -> Article:
     """``article`` with its body rendered (Markdown) and sanitised into
-    ``content_html``: done when it is published, not when it is parsed.
+    ``content_html``: done when it is published, not when it is parsed;
+    its links lose the query parameters ``strip_params`` names.
     ``changes``: other fields to replace at the same time (one copy)."""
     if article.body_source is not None:
         body, base, markdown = article.body_source
-        changes["content_html"] = sanitize_html(gfm_to_html(body) if markdown else body, base) or None
+        body = strip_liquid(body)  # Jekyll sites' tags: noise once published ({% raw %} content kept)
+        changes["content_html"] = sanitize_html(gfm_to_html(body) if markdown else body, base, strip_params) or None
         changes["body_source"] = None
     return article.replace(**changes) if changes else article
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from .custom import CustomFeed
 from .errors import ConfigError
+from .parsekey import DEFAULT_PLACEHOLDERS
 from .remote.settings import FetchSettings, SourceConfig
 from .settings import Bytes, Lines, Seconds, build, doc, load_document
 from .topics import slugify, topic_key
@@ -36,12 +37,26 @@ _HEADER_VALUE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
 
 
 @dataclass(frozen=True)
+class SiteWords:
+    related_coverage: str | None = field(default=None, metadata=doc("Heading of an item's list of related articles. Default: by language (`Related coverage`)."))
+    watch_on: str | None = field(default=None, metadata=doc("Text of a video item's link, `{where}` standing for the site (`YouTube`). Default: by language (`Watch on {where}`)."))
+    also_covered_by: str | None = field(default=None, metadata=doc("Heading of an item's list of the other articles of its story. Default: by language (`Also covered by`)."))
+
+    def overrides(self) -> dict[str, str]:
+        return {f.name: v for f in dataclasses.fields(self) if (v := getattr(self, f.name))}
+
+
+@dataclass(frozen=True)
 class SiteSettings:
     title: str = field(metadata=doc("Site name; feed titles are built from it (required, not empty)."))
     base_url: str = field(metadata=doc("URL where the output folder is served; every feed URL and self link is built from it (required): absolute http(s), no query, fragment, user name, whitespace or control characters; a missing trailing `/` is added."))
     description: str = field(default="", metadata=doc("Feed description / subtitle. Default: built from the title and topic."))
     language: str = field(default="en", metadata=doc("Language tag of the feeds (RFC 5646: letters, digits and `-`, such as `en` or `pt-BR`). Default `en`."))
-    author: str | None = field(default=None, metadata=doc("Feed-level author name (not empty). Default: the site title."))
+    author: str | None = field(default=None, metadata=doc("Feed-level author name (not empty), and the author of items that name neither a byline nor a provider. Default: the site title."))
+    icon: str | None = field(default=None, metadata=doc("Absolute http(s) URL of a square icon (Atom `icon`, JSON Feed `icon` and `favicon`, the pages' favicon). Default: `icon.png`, generated into the output."))
+    logo: str | None = field(default=None, metadata=doc("Absolute http(s) URL of a logo (RSS `image`, Atom `logo`; RSS wants at most 144×400 pixels). Default: `logo.png` (144×144), generated into the output."))
+    generator_url: str | None = field(default=None, metadata=doc("Absolute http(s) URL given as the feeds' generator URI. Default: none (the generator is named, without a URI)."))
+    words: SiteWords = field(default_factory=SiteWords, metadata=doc("The words the writers add to items, replacing those of `site.language` (the table in README \"Output\")."))
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,19 @@ class ParseSettings:
     max_front_matter_bytes: Bytes | None = field(default=None, metadata=doc("Kept so older configs still load: it may not be smaller than `parse.max_file_bytes`, and front matter is limited by that alone (the parser's nesting and alias guards bound its cost). Default: `parse.max_file_bytes`.", between=(1024, 1024**3)))
 
 
+DEFAULT_STRIP_PARAMS = ("utm_*", "fbclid", "gclid", "mc_cid", "mc_eid")
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    placeholders: tuple[str, ...] = field(default=DEFAULT_PLACEHOLDERS, metadata=doc("Patterns (`*` any characters, case-insensitive) of image URLs that stand for no image (a site's default picture, YouTube's \"unsupported browser\" dinosaur): never published; the next image is taken, or a video's thumbnail. Default: the list in README \"Output\"."))
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    strip_params: tuple[str, ...] = field(default=DEFAULT_STRIP_PARAMS, metadata=doc("Query parameters (`*` any characters) removed from every published link, for tracking. Item ids keep their own rules (see Article format). Default `[utm_*, fbclid, gclid, mc_cid, mc_eid]`."))
+
+
 @dataclass(frozen=True)
 class ServeSettings:
     cache_control: str = field(default=DEFAULT_CACHE_CONTROL, metadata=doc("`Cache-Control` header sent with every file (`--cache-control` overrides it); printable ASCII, no control characters or newlines. Default `public, max-age=300`."))
@@ -110,6 +138,8 @@ class Config:
     sources: tuple[SourceConfig, ...] = field(default=(), metadata=doc("Remote feeds (RSS, Atom, JSON Feed)."))
     fetch: FetchSettings = field(default_factory=FetchSettings, metadata=doc("Limits and manners for fetching remote sources."))
     websub: WebSubSettings = field(default_factory=WebSubSettings, metadata=doc("WebSub publishing: the hub feeds advertise and ping (see Publishing)."))
+    images: ImageSettings = field(default_factory=ImageSettings, metadata=doc("Which images are published."))
+    links: LinkSettings = field(default_factory=LinkSettings, metadata=doc("How links are published."))
     serve: ServeSettings = field(default_factory=ServeSettings, metadata=doc("Settings of `aggregator serve`."))
     # Set by load_config, not by the file: the folder relative paths start from.
     root: Path = field(default=Path("."), metadata={"internal": True})
@@ -167,6 +197,10 @@ def _check(config: Config, lines: Lines) -> Config:
         raise lines.error(("site", "base_url"), base_problem)
     if not _LANGUAGE.fullmatch(site.language):
         raise lines.error(("site", "language"), f"expected a language tag such as 'en' or 'pt-BR', got {site.language[:40]!r}")
+    for key in ("icon", "logo", "generator_url"):
+        value = getattr(site, key)
+        if value is not None and normalize_url(value) is None:
+            raise lines.error(("site", key), f"expected an absolute http(s) URL, got {value[:100]!r}")
     config = dataclasses.replace(config, site=dataclasses.replace(site, base_url=_with_slash(site.base_url)))
     if config.websub.hub is not None and normalize_url(config.websub.hub) is None:
         raise lines.error(("websub", "hub"), f"expected an absolute http(s) URL, got {config.websub.hub[:100]!r}")

@@ -18,10 +18,13 @@ import cmarkgfm
 from cmarkgfm import _cmark, cmark
 from cmarkgfm.cmark import Options
 
-# What github_flavored_markdown_to_html uses; raw HTML is kept here and
-# removed later by the sanitiser, which also resolves relative links.
+# What github_flavored_markdown_to_html uses, but "tagfilter": raw HTML is
+# kept here and removed later by the sanitiser (which also resolves relative
+# links).  tagfilter escapes <script>, <style>, <iframe>... into text, so a
+# raw <script> block was published as a literal "<script>...</script>" line;
+# the sanitiser drops the element and its content instead.
 OPTIONS = Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_GITHUB_PRE_LANG
-EXTENSIONS = ("table", "autolink", "tagfilter", "strikethrough", "tasklist")
+EXTENSIONS = ("table", "autolink", "strikethrough", "tasklist")
 
 
 def _function(library: str | None, name: str) -> Any:

@@ -53,10 +53,13 @@ class Image(_Compact):
 
 @dataclass(frozen=True, slots=True)
 class Related(_Compact):
-    """A related article, published as a link."""
+    """A related article, published as a link (and in the item's "Related
+    coverage" list, newest first)."""
 
     title: str
     url: str
+    published: datetime | None = None
+    provider: str | None = None  # its provider's name
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +78,7 @@ class Article(_Compact):
     rendering a body costs more than parsing its front matter).
     ``quality`` is ``None`` when the input carried none: the ranker applies
     the configured default, so changing that default does not invalidate
-    cached articles.
+    cached articles.  Every text field is plain text (:func:`aggregator.text.plain_text`).
     """
 
     id: str
@@ -100,6 +103,8 @@ class Article(_Compact):
     related: tuple[Related, ...] = ()
     featured_html: str | None = None
     body_source: tuple[str, str, bool] | None = None
+    author: str | None = None  # the byline, when the input names one (else the provider is shown)
+    video_url: str | None = None  # the page to watch the video on (a video article, or an embedded player)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # One flat list of plain values, the datetimes without their
@@ -112,7 +117,8 @@ class Article(_Compact):
         values[_UPDATED] = _naive(updated) if updated is not None else None
         values[_PROVIDER] = (provider.name, provider.domain, provider.url) if provider is not None else None
         values[_IMAGE] = (image.url, image.width, image.height, image.title) if image is not None else None
-        values[_RELATED] = tuple((r.title, r.url) for r in values[_RELATED])
+        values[_RELATED] = tuple((r.title, r.url, _naive(r.published) if r.published else None, r.provider)
+                                 for r in values[_RELATED])
         return _article, (values,)
 
     def replace(self, **changes: Any) -> Article:
@@ -143,7 +149,8 @@ def _article(values: list[Any]) -> Article:
         values[_UPDATED] = updated.replace(tzinfo=UTC)
     values[_PROVIDER] = Provider(*provider) if provider is not None else None
     values[_IMAGE] = Image(*image) if image is not None else None
-    values[_RELATED] = tuple(Related(title, link) for title, link in values[_RELATED])
+    values[_RELATED] = tuple(Related(title, link, when.replace(tzinfo=UTC) if when and when.tzinfo is None else when,
+                                     provider) for title, link, when, provider in values[_RELATED])
     return Article(*values)
 
 
@@ -198,6 +205,14 @@ class FeedInfo(_Compact):
     month: str | None = None  # archives: "YYYY-MM"
     description: str | None = None
     archive_files: tuple[tuple[str, str], ...] = ()  # live topic feeds: format -> newest month's archive
+    name: str = ""  # the short name pages show ("AI", "All topics"); the title is "Site: AI"
+    same_as_all: bool = False  # a topic whose items are the combined feed's: listed, not offered twice
+    subscription: str = ""  # the OPML file that lists it: "index.opml", "topics.opml" or "" (none)
+
+    @property
+    def page(self) -> str | None:
+        """The path of the feed's HTML page (live feeds have one)."""
+        return dict(self.files).get("html")
 
     @property
     def anchor(self) -> str:

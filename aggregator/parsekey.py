@@ -12,6 +12,14 @@ import hashlib
 import sys
 from dataclasses import astuple, dataclass
 
+# Image URLs that stand for no image (``images.placeholders``): YouTube's
+# "unsupported browser" dinosaur, sites' default pictures, spacer pixels.
+DEFAULT_PLACEHOLDERS = (
+    "*/supported_browsers/*", "*_default_logo.*", "*/images/default.*", "*-default-image.*", "*_default_image.*",
+    "*/default-image.*", "*/placeholder.*", "*/no-image.*", "*/noimage.*", "*/blank.gif", "*/spacer.gif",
+    "*/pixel.gif",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class ParseOptions:
@@ -20,6 +28,7 @@ class ParseOptions:
     parser: str = "auto"
     max_topics: int = 20
     max_file_bytes: int = 4 * 1024 * 1024
+    placeholders: tuple[str, ...] = DEFAULT_PLACEHOLDERS
 
 
 def fingerprint(options: ParseOptions, version: str) -> str:

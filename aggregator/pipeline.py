@@ -37,7 +37,7 @@ from .store import Store, discard, set_aside, state_error
 
 def parse_options(config: Config) -> ParseOptions:
     return ParseOptions(parser=config.parse.parser, max_topics=config.feeds.max_topics,
-                        max_file_bytes=config.parse.max_file_bytes)
+                        max_file_bytes=config.parse.max_file_bytes, placeholders=config.images.placeholders)
 
 
 def build(config: Config, *, now: datetime | None = None, executor: Executor | None = None,

@@ -21,28 +21,23 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import pickle
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 from .articles import with_content
 from .codeid import code_id
 from .config import Config
-from .model import Article, FeedInfo, feed_anchor
+from .model import Article, FeedInfo
 from .rank import Pick, Ranking
 from .topics import slugify, topic_key
-from .writers.feed import FeedDoc, rfc3339
-from .writers.formats import FORMATS
-from .writers.html import render_index
-from .writers.opml import render_opml
+from .writers.feed import FeedDoc
+from .writers.formats import FEEDS, FORMATS
+from .writers.words import words_for
 
 NEWEST = 5
-MANIFEST = "index.json"
+ICON, LOGO = "icon.png", "logo.png"  # generated into the output unless site.icon / site.logo name others
 Loader = Callable[[str, str], Article | None]  # (origin, id) -> article
 # (origin, id) -> the pickled Article, or the pickled ParseResult holding it
 RawLoader = Callable[[str, str], bytes | None]
@@ -65,33 +60,38 @@ def plan_feeds(config: Config, ranking: Ranking) -> list[PlannedFeed]:
     then every topic's monthly archives (by slug, then month)."""
     site = config.site
     base = site.base_url if site.base_url.endswith("/") else site.base_url + "/"
-    hub = config.websub.hub
+    words = words_for(site.language, site.words.overrides())
+    common = FeedDoc(slug="", title="", description="", home_url="", language=site.language,
+                     author=site.author or site.title, items=(), urls=(), hub=config.websub.hub,
+                     icon=site.icon or base + ICON, logo=site.logo or base + LOGO, generator_url=site.generator_url,
+                     words=words, strip_params=config.links.strip_params, placeholders=config.images.placeholders,
+                     site=site.title, index_url=base + "index.html")
 
     def names(pick: Pick) -> tuple[str, ...]:
         return tuple(ranking.topics[k] for k in pick.topic_keys if k in ranking.topics)
 
-    def plan(kind: str, slug: str, stem: str, title: str, description: str, picks: tuple[Pick, ...], *,
+    def plan(kind: str, slug: str, stem: str, name: str, title: str, description: str, picks: tuple[Pick, ...], *,
              topic: str | None = None, per_day: tuple[int, ...] = (), month: str | None = None,
              prev: str | None = None, current: str | None = None) -> PlannedFeed:
-        files = tuple((fmt, stem + f.suffix) for fmt, f in FORMATS.items())
-        anchor = feed_anchor(kind, slug)
-        doc = FeedDoc(
-            slug=slug, title=title, description=description, home_url=f"{base}index.html#{anchor}",
-            language=site.language, author=site.author or site.title, items=(),
-            urls=tuple((fmt, base + path) for fmt, path in files), hub=hub,
-            prev_archive=tuple((fmt, base + prev + f.suffix) for fmt, f in FORMATS.items()) if prev else (),
+        formats = FEEDS if month else FORMATS  # archives have no page of their own: their topic's is theirs
+        files = tuple((fmt, stem + f.suffix) for fmt, f in formats.items())
+        doc = dataclasses.replace(
+            common, slug=slug, title=title, name=name, description=description,
+            home_url=base + (current or stem) + ".html",
+            urls=tuple((fmt, base + path) for fmt, path in files if fmt in FEEDS),
+            prev_archive=tuple((fmt, base + prev + f.suffix) for fmt, f in FEEDS.items()) if prev else (),
             archive=month is not None,
-            current=tuple((fmt, base + current + f.suffix) for fmt, f in FORMATS.items()) if current else ())
+            current=tuple((fmt, base + current + f.suffix) for fmt, f in FEEDS.items()) if current else ())
         item_names = tuple(names(p) for p in picks)
         updated = max((p.item.updated for p in picks), default=None)
         info = FeedInfo(kind=kind, slug=slug, title=title, topic=topic, items=len(picks), files=files,
                         updated=datetime.fromtimestamp(updated, UTC) if updated is not None else None,
-                        per_day=per_day, month=month, description=description,
-                        archive_files=tuple((fmt, prev + f.suffix) for fmt, f in FORMATS.items())
+                        per_day=per_day, month=month, description=description, name=name,
+                        archive_files=tuple((fmt, prev + f.suffix) for fmt, f in FEEDS.items())
                         if prev and month is None else ())
         return PlannedFeed(info, doc, picks, item_names, _digest(doc, picks, item_names))
 
-    live = [plan("all", "all", "all", f"{site.title}: all topics",
+    live = [plan("all", "all", "all", "All topics", f"{site.title}: all topics",
                  site.description or f"Ranked articles on all topics from {site.title}.", ranking.all)]
     archives: list[PlannedFeed] = []
     for key, name in ranking.topics.items():
@@ -100,21 +100,48 @@ def plan_feeds(config: Config, ranking: Ranking) -> list[PlannedFeed]:
         stems = [f"archive/{slug}/{month}" for month, _picks in months]
         for i, (month, picks) in enumerate(months):
             archives.append(plan(
-                "archive", slug, stems[i], f"{site.title}: {name}, {month}",
+                "archive", slug, stems[i], f"{name}, {month}", f"{site.title}: {name}, {month}",
                 f"Every article on the topic {name} published in {month}, oldest first.", picks,
                 topic=name, month=month, prev=stems[i - 1] if i else None, current=slug))
-        live.append(plan("topic", slug, slug, f"{site.title}: {name}",
+        live.append(plan("topic", slug, slug, name, f"{site.title}: {name}",
                          site.description or f"Ranked articles on the topic {name} from {site.title}.",
                          ranking.feeds[key], topic=name, per_day=ranking.per_day.get(key, ()),
                          prev=stems[-1] if stems else None))
     for feed, picks in zip(config.custom_feeds, ranking.custom, strict=True):
         slug = feed.slug or slugify(topic_key(feed.name))
-        live.append(plan("custom", slug, f"custom/{slug}", feed.name,
+        live.append(plan("custom", slug, f"custom/{slug}", feed.name, feed.name,
                          feed.description or f"{feed.name}: a custom feed from {site.title}.", picks))
     order = {"all": 0, "topic": 1, "custom": 2}
     live.sort(key=lambda p: (order[p.info.kind], p.info.slug))
     archives.sort(key=lambda p: (p.info.slug, p.info.month or ""))
-    return live + archives
+    return _subscriptions(live) + archives
+
+
+def _subscriptions(live: list[PlannedFeed]) -> list[PlannedFeed]:
+    """Which OPML file lists each live feed.  ``index.opml`` subscribes to
+    every item once: readers that keep one row per item id (newsboat) would
+    otherwise show an article in one of the feeds that share it and leave
+    the others empty.  So it lists the combined feed and the custom feeds
+    that share no item with a feed listed before them; ``topics.opml`` lists
+    the topic feeds and the other custom feeds.  A topic whose items are the
+    combined feed's is listed in neither: it would only double it."""
+    combined = next(p for p in live if p.info.kind == "all")
+    taken = {pick.id for pick in combined.picks}
+    everything = tuple(pick.id for pick in combined.picks)
+    planned = []
+    for feed in live:
+        ids = [pick.id for pick in feed.picks]
+        same = feed.info.kind == "topic" and tuple(ids) == everything
+        if feed.info.kind == "all":
+            where = "index.opml"
+        elif feed.info.kind == "custom" and ids and taken.isdisjoint(ids):
+            where = "index.opml"
+            taken.update(ids)
+        else:
+            where = "" if same else "topics.opml"
+        info = dataclasses.replace(feed.info, subscription=where, same_as_all=same)
+        planned.append(dataclasses.replace(feed, info=info))
+    return planned
 
 
 def _digest(doc: FeedDoc, picks: Sequence[Pick], names: Sequence[tuple[str, ...]]) -> str:
@@ -155,18 +182,18 @@ class RenderJob:
 
 def render_job(job: RenderJob) -> list[tuple[str, bytes]]:
     """(path, bytes) of each of the job's files."""
-    doc = dataclasses.replace(job.doc, items=_items(job.raw)) if job.raw else job.doc
+    doc = dataclasses.replace(job.doc, items=_items(job.raw, job.doc.strip_params)) if job.raw else job.doc
     return [(path, FORMATS[fmt].render(doc)) for fmt, path in job.files]
 
 
-def _items(raw: Sequence[tuple[bytes, str, tuple[str, ...]]]) -> tuple[Article, ...]:
+def _items(raw: Sequence[tuple[bytes, str, tuple[str, ...]]], strip_params: tuple[str, ...]) -> tuple[Article, ...]:
     found = []
     for blob, article_id, names in raw:
         loaded = pickle.loads(blob)  # noqa: S301 - from our own state store or this run's fetch
         articles = (loaded,) if isinstance(loaded, Article) else loaded.articles
         article = next((a for a in articles if a.id == article_id), None)
         if article is not None:  # else it vanished mid-run: left out
-            found.append(with_content(article, topics=names))
+            found.append(with_content(article, strip_params, topics=names))
     return tuple(found)
 
 
@@ -180,88 +207,3 @@ def load_job(feed: PlannedFeed, load: RawLoader, formats: Sequence[str] | None =
 
 def with_newest(info: FeedInfo, feed: PlannedFeed, load: Loader) -> FeedInfo:
     return dataclasses.replace(info, newest=load_items(feed, load, NEWEST))
-
-
-LISTINGS = ("index.opml", "index.html", MANIFEST)
-
-
-def listings_digest(config: Config, feeds: Sequence[PlannedFeed], kept: Sequence[dict[str, Any]]) -> str:
-    """Changes whenever any byte of the listings (:func:`render_listings`)
-    could: the program version, the site settings, every feed's listing
-    and digest (which covers its newest items) and the entries kept."""
-    h = hashlib.sha256(repr((code_id(), config.site, kept)).encode("utf-8", "surrogatepass"))
-    for feed in feeds:
-        h.update(repr((feed.info, feed.digest)).encode("utf-8", "surrogatepass"))
-    return h.hexdigest()[:32]
-
-
-def render_listings(config: Config, infos: list[FeedInfo],
-                    kept: list[dict[str, Any]] | None = None) -> dict[str, bytes]:
-    """The OPML, the HTML index and the manifest (written after the feeds,
-    so a reader of the manifest never meets a feed that is not written yet).
-    ``infos`` of live feeds carry their newest articles."""
-    site = config.site
-    live = [i for i in infos if i.kind != "archive"]
-    return {
-        "index.opml": render_opml(site.title, site.base_url, live),
-        "index.html": render_index(site.title, site.description, site.base_url, site.language, live),
-        MANIFEST: render_manifest(config, infos, kept or []),
-    }
-
-
-def manifest_entry(info: FeedInfo) -> dict[str, Any]:
-    entry = {"kind": info.kind, "topic": info.topic, "title": info.title, "slug": info.slug, "items": info.items,
-             "updated": rfc3339(info.updated) if info.updated else None,
-             "files": dict(info.files)}
-    if info.month:
-        entry["month"] = info.month
-    return entry
-
-
-_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,199}")
-_MONTH = re.compile(r"\d{4}-\d{2}")
-
-
-def read_manifest(out: Path) -> dict[str, dict[str, Any]]:
-    """Key -> manifest entry of every feed listed in ``out``'s manifest, as
-    :meth:`Store.published` returns them: what a state file that was lost or
-    rebuilt no longer knows, so the files of feeds that vanished meanwhile
-    are still removed.  Only entries that name exactly the files this
-    program writes for them are taken: a foreign or damaged manifest can
-    never make a run remove anything else."""
-    try:
-        data = json.loads((out / MANIFEST).read_bytes())
-    except (OSError, ValueError):
-        return {}
-    entries = data.get("feeds") if isinstance(data, dict) and data.get("version") == 1 else None
-    found: dict[str, dict[str, Any]] = {}
-    for entry in entries if isinstance(entries, list) else ():
-        stem = _manifest_stem(entry)
-        if stem is None or entry["files"] != {fmt: stem + f.suffix for fmt, f in FORMATS.items()}:
-            continue
-        month = entry.get("month")
-        found[f"{entry['kind']}:{entry['slug']}/{month}" if month else f"{entry['kind']}:{entry['slug']}"] = entry
-    return found
-
-
-def _manifest_stem(entry: object) -> str | None:
-    """The file stem an entry's files must have, or ``None`` if it is not one of ours."""
-    if not isinstance(entry, dict) or not isinstance(entry.get("files"), dict):
-        return None
-    kind, slug, month = entry.get("kind"), entry.get("slug"), entry.get("month")
-    if not isinstance(slug, str) or not _SLUG.fullmatch(slug):
-        return None
-    if kind == "archive":
-        return f"archive/{slug}/{month}" if isinstance(month, str) and _MONTH.fullmatch(month) else None
-    if month is not None:
-        return None
-    return {"all": slug if slug == "all" else None, "topic": slug, "custom": f"custom/{slug}"}.get(str(kind))
-
-
-def render_manifest(config: Config, infos: list[FeedInfo], kept: list[dict[str, Any]]) -> bytes:
-    entries = [manifest_entry(i) for i in infos] + kept
-    order = {"all": 0, "topic": 1, "custom": 2, "archive": 3}
-    entries.sort(key=lambda e: (order.get(e["kind"], 9), e["slug"], e.get("month") or ""))
-    manifest = {"version": 1, "title": config.site.title, "base_url": config.site.base_url,
-                "opml": "index.opml", "html": "index.html", "feeds": entries}
-    return (json.dumps(manifest, ensure_ascii=False, allow_nan=False, indent=2) + "\n").encode("utf-8")

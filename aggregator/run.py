@@ -10,6 +10,7 @@ import pickle
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from . import uptodate
@@ -17,28 +18,24 @@ from .collect import CollectStats, collect_local
 from .config import Config
 from .discover import Found, find
 from .executor import Executor
-from .model import Article, Problem, summarize
+from .listings import Listing, is_listing, manifest_entry, plan_listings, read_manifest
+from .model import Article, FeedInfo, Problem, summarize
 from .output import StagedWrites, current_stat, fsync_dirs, journal_path, remove_file, remove_stale_temps, start_flush
 from .parsekey import ParseOptions
 from .progress import Progress
 from .publish import (
-    LISTINGS,
     Loader,
     PlannedFeed,
     RawLoader,
     RenderJob,
-    listings_digest,
     load_job,
-    manifest_entry,
     plan_feeds,
-    read_manifest,
     render_job,
-    render_listings,
     with_newest,
 )
 from .rankstore import RankIndex, Rules
 from .report import Report
-from .store import Store
+from .store import OutputStat, Store
 
 # Fewer feeds to render than this are rendered in this process: a touched
 # article changes a handful of feeds, cheaper to render than to start a pool.
@@ -159,80 +156,99 @@ def _collect_remote(config: Config, store: Store, now: datetime, offline: bool, 
 def _write(config: Config, store: Store, feeds: list[PlannedFeed], load: Loader, load_raw: RawLoader,
            report: Report, executor: Executor, progress: Progress | None) -> None:
     """Render and write every feed whose digest changed (or whose file is
-    missing), then the listings; remove what is no longer published."""
+    not the one recorded), then the listings; remove what is no longer
+    published."""
     out = config.output_dir
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out)
     # Nothing recorded (a new, lost or rebuilt state file): the manifest in
     # the folder says what was published, so vanished feeds still go.
     previous = store.published() or read_manifest(out)
-    records = store.outputs()
     current = {f.info.key: manifest_entry(f.info) for f in feeds}
     # A vanished feed loses its files (and manifest entry) only after a
     # clean run: a failed read or fetch may be why its articles are missing.
     kept = {key: entry for key, entry in previous.items() if key not in current} if report.failed else {}
-    kept_entries = list(kept.values())
-    total = len(feeds) + len(LISTINGS)
+    listings = plan_listings(config, feeds, list(kept.values()))
+    writer = _Writer(out, store.outputs(), StagedWrites(out, journal_path(config.state_path)), report,
+                     progress, len(feeds) + len(listings))
+    try:
+        # Rendering is pure and CPU-bound: it runs on the executor's workers.
+        for rendered in executor.map(render_job, writer.jobs(feeds, load_raw), serial_below=RENDER_POOL_MIN):
+            for path, data in rendered:
+                writer.put(path, data)
+            writer.tick()
+        writer.listings(listings, {f.info.key: f for f in feeds}, load)
+        writer.staged.commit()
+    except BaseException:
+        writer.staged.abandon()  # no temporary files left behind
+        raise
+    for path, stat in writer.staged.stats.items():
+        store.set_output(path, writer.digest_of[path], stat)
+    report.written.extend(writer.staged.written)
+    if not report.failed:
+        keep = {path for entry in current.values() for path in entry["files"].values()}
+        gone = [path for entry in previous.values() for path in entry["files"].values() if path not in keep]
+        listed = {listing.path for listing in listings}
+        gone += [path for path in writer.records if is_listing(path) and path not in listed]
+        for relative in sorted(set(gone)):
+            store.forget_output(relative)
+            if remove_file(out, relative):
+                report.removed.append(relative)
+    fsync_dirs(out, report.removed)
+    store.set_published({**current, **kept})
 
-    staged = StagedWrites(out, journal_path(config.state_path))
 
-    def up_to_date(relative: str, digest: str) -> bool:
+class _Writer:
+    """One run's writing of the output folder: what is up to date, what is
+    staged, and the digests to record for what was written."""
+
+    def __init__(self, out: Path, records: dict[str, tuple[str, OutputStat]], staged: StagedWrites,
+                 report: Report, progress: Progress | None, total: int) -> None:
+        self.out, self.records, self.staged, self.report = out, records, staged, report
+        self.progress, self.total = progress, total
+        self.digest_of: dict[str, str] = {}
+
+    def up_to_date(self, relative: str, digest: str) -> bool:
         # The file must still be the one written for this digest: a run
         # killed after its renames but before its commit, or a hand edit,
         # leaves a file that the stored digest does not describe.
-        record = records.get(relative)
-        return record is not None and record[0] == digest and current_stat(out, relative) == record[1]
+        record = self.records.get(relative)
+        return record is not None and record[0] == digest and current_stat(self.out, relative) == record[1]
 
-    def put(relative: str, data: bytes) -> None:
-        if not staged.stage(relative, data):
-            report.unchanged.append(relative)
+    def put(self, relative: str, data: bytes) -> None:
+        if not self.staged.stage(relative, data):
+            self.report.unchanged.append(relative)
 
-    def jobs() -> Iterator[RenderJob]:
-        # Lazy: each feed's articles are loaded when the executor asks for
-        # the next job, while its workers render the previous ones, so only
-        # a window of feeds is in memory at a time.
+    def tick(self, count: int = 1) -> None:
+        if self.progress:
+            self.progress("write", count, self.total)
+
+    def jobs(self, feeds: list[PlannedFeed], load_raw: RawLoader) -> Iterator[RenderJob]:
+        """A render job per feed with a stale file.  Lazy: each feed's
+        articles are loaded when the executor asks for the next job, while
+        its workers render the previous ones, so only a window of feeds is
+        in memory at a time."""
         for feed in feeds:
-            stale = [fmt for fmt, path in feed.info.files if not up_to_date(path, feed.digest)]
-            report.unchanged.extend(path for fmt, path in feed.info.files if fmt not in stale)
+            stale = [fmt for fmt, path in feed.info.files if not self.up_to_date(path, feed.digest)]
+            self.report.unchanged.extend(path for fmt, path in feed.info.files if fmt not in stale)
             if stale:
                 job = load_job(feed, load_raw, stale)
-                digest_of.update((path, feed.digest) for _fmt, path in job.files)
+                self.digest_of.update((path, feed.digest) for _fmt, path in job.files)
                 yield job
-            elif progress:
-                progress("write", 1, total)
+            else:
+                self.tick()
 
-    digest_of: dict[str, str] = {}
-    try:
-        # Rendering is pure and CPU-bound: it runs on the executor's workers.
-        for rendered in executor.map(render_job, jobs(), serial_below=RENDER_POOL_MIN):
-            for path, data in rendered:
-                put(path, data)
-            if progress:
-                progress("write", 1, total)
-        listed = listings_digest(config, feeds, kept_entries)
-        if all(up_to_date(path, listed) for path in LISTINGS):
-            report.unchanged.extend(LISTINGS)  # the usual incremental run: no feed listed differently
-        else:
-            infos = [with_newest(f.info, f, load) if f.info.kind != "archive" else f.info for f in feeds]
-            for relative, data in render_listings(config, infos, kept_entries).items():
-                put(relative, data)
-                digest_of[relative] = listed
-        if progress:
-            progress("write", len(LISTINGS), total)
-        staged.commit()
-    except BaseException:
-        staged.abandon()  # no temporary files left behind
-        raise
-    for path, stat in staged.stats.items():
-        store.set_output(path, digest_of[path], stat)
-    report.written.extend(staged.written)
-    if not report.failed:
-        keep_paths = {path for entry in current.values() for path in entry["files"].values()}
-        for _key, entry in sorted(previous.items()):
-            for relative in sorted(entry["files"].values()):
-                if relative not in keep_paths:
-                    store.forget_output(relative)
-                    if remove_file(out, relative):
-                        report.removed.append(relative)
-    fsync_dirs(out, report.removed)
-    store.set_published({**current, **kept})
+    def listings(self, listings: list[Listing], feeds: dict[str, PlannedFeed], load: Loader) -> None:
+        """Render the listings whose digest changed, loading the newest
+        items of the feeds they show (each feed's once)."""
+        newest: dict[str, FeedInfo] = {}
+        for listing in listings:
+            if self.up_to_date(listing.path, listing.digest):
+                self.report.unchanged.append(listing.path)
+            else:
+                for key in listing.shows:
+                    if key not in newest:
+                        newest[key] = with_newest(feeds[key].info, feeds[key], load)
+                self.put(listing.path, listing.render(newest))
+                self.digest_of[listing.path] = listing.digest
+            self.tick()

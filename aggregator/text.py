@@ -13,7 +13,7 @@ import unicodedata
 
 import nh3
 
-from .urls import resolve_url
+from .urls import resolve_url, strip_tracking
 
 # Code points outside the XML 1.0 ``Char`` production (C0 controls except
 # tab/LF/CR, surrogates, U+FFFE/U+FFFF) make XML output ill-formed; C1
@@ -120,10 +120,76 @@ def cap_nesting(fragment: str, limit: int = MAX_HTML_DEPTH) -> str:
     return "".join(pieces)
 
 
+# Every element name of HTML (current and obsolete), and SVG and MathML's
+# roots: a tag with one of these names is markup wherever it appears.  A
+# tag-like run with another name is markup only when it carries attributes
+# (``<foo onmouseover=...>`` runs in a browser; ``Vector<int>`` is text).
+_ELEMENTS = (
+    "a", "abbr", "acronym", "address", "applet", "area", "article", "aside", "audio", "b", "base", "basefont",
+    "bdi", "bdo", "bgsound", "big", "blink", "blockquote", "body", "br", "button", "canvas", "caption", "center",
+    "cite", "code", "col", "colgroup", "data", "datalist", "dd", "del", "details", "dfn", "dialog", "dir", "div",
+    "dl", "dt", "em", "embed", "fieldset", "figcaption", "figure", "font", "footer", "form", "frame", "frameset",
+    "h1", "h2", "h3", "h4", "h5", "h6", "head", "header", "hgroup", "hr", "html", "i", "iframe", "ilayer", "image",
+    "img", "input", "ins", "isindex", "kbd", "keygen", "label", "layer", "legend", "li", "link", "listing", "main",
+    "map", "mark", "marquee", "math", "menu", "menuitem", "meta", "meter", "multicol", "nav", "nextid", "nobr",
+    "noembed", "noframes", "noscript", "object", "ol", "optgroup", "option", "output", "p", "param", "picture",
+    "plaintext", "portal", "pre", "progress", "q", "rb", "rp", "rt", "rtc", "ruby", "s", "samp", "script", "search",
+    "section", "select", "slot", "small", "source", "spacer", "span", "strike", "strong", "style", "sub", "summary",
+    "sup", "svg", "table", "tbody", "td", "template", "textarea", "tfoot", "th", "thead", "time", "title", "tr",
+    "track", "tt", "u", "ul", "var", "video", "wbr", "xmp"
+)
+_MARKUP = re.compile(
+    r"<!--.*?(?:-->|$)|<!\[CDATA\[.*?(?:\]\]>|$)|<[!?][^>]*(?:>|$)"
+    r"|</?(?:" + "|".join(_ELEMENTS) + r")(?=[\s/>]|$)[^>]*(?:>|$)"
+    r"|<[A-Za-z][\w:-]*[\s/][^>]*=[^>]*(?:>|$)", re.I | re.S)
+# Liquid (Jekyll) tags: published as text they are noise.  What {% raw %}
+# wraps is kept: it is what the author wanted shown.
+_LIQUID = re.compile(r"\{%-?\s*raw\s*-?%\}(.*?)\{%-?\s*endraw\s*-?%\}|\{%.*?%\}|\{\{.*?\}\}", re.S)
+# A character reference left after one decoding: the text was escaped twice.
+_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|amp|lt|gt|quot|apos|nbsp);")
+_SCRIPT_SCHEME = re.compile(r"(java|vb)script:", re.I)
+
+
+def strip_liquid(text: str) -> str:
+    """``text`` without Liquid tags (``{% ... %}``, ``{{ ... }}``); what
+    ``{% raw %}`` and ``{% endraw %}`` enclose is kept."""
+    if "{%" not in text and "{{" not in text:
+        return text
+    return _LIQUID.sub(lambda m: m.group(1) or "", text)
+
+
+def plain_text(value: str, limit: int | None = None, *, single_line: bool = True, decode: bool = True) -> str:
+    """Plain text from any input's text field (a title, summary, name,
+    category): character references decoded (twice when the text was
+    escaped twice, as real excerpts are), then HTML elements and comments
+    removed with their text kept, Liquid tags dropped, controls removed,
+    whitespace collapsed, capped at ``limit``.  Nothing left can become
+    markup when a reader decodes the published field once and renders it
+    as HTML, as many readers do with RSS titles and JSON summaries.
+    ``decode=False``: the references were decoded already (by the caller)."""
+    if decode and "&" in value:
+        value = html.unescape(value)
+        if "&" in value and _REFERENCE.search(value):
+            value = html.unescape(value)
+    if "<" in value:
+        for _pass in range(8):  # "<<b>b>" leaves "<b>": strip until nothing is left to strip
+            stripped = _MARKUP.sub(" ", value)
+            if stripped == value:
+                break
+            value = stripped
+        else:
+            value = value.replace("<", " ")
+    value = strip_liquid(value)
+    if ":" in value:
+        value = _SCRIPT_SCHEME.sub(r"\1script :", value)  # never a live script URL, even as text
+    return clean_text(value, limit, single_line=single_line)
+
+
 def html_to_text(fragment: str, limit: int | None = None) -> str:
-    """Plain text of an HTML fragment (tags dropped, entities decoded)."""
+    """Plain text of an HTML fragment (tags dropped, entities decoded once,
+    then :func:`plain_text`: what the decoding turned into markup goes too)."""
     text = _TEXT_CLEANER.clean(cap_nesting(strip_illegal(fragment)))
-    return clean_text(html.unescape(_TAG.sub(" ", text)), limit)
+    return plain_text(html.unescape(_TAG.sub(" ", text)), limit, decode=False)
 
 
 _TEXT_CLEANER = nh3.Cleaner(tags=set(), clean_content_tags={"script", "style", "noscript"})
@@ -165,26 +231,34 @@ _URL_ATTRIBUTES = {("a", "href"), ("img", "src"), ("source", "src"), ("audio", "
 _SCHEMES = {"http", "https", "mailto"}
 
 
-def sanitize_html(fragment: str, base_url: str | None = None) -> str:
+def sanitize_html(fragment: str, base_url: str | None = None, strip_params: tuple[str, ...] = ()) -> str:
     """Allowlist-sanitise an HTML fragment for publication.
 
     Drops scripts, styles, event handlers, forms and frames (with the content
     of script/style), keeps only http(s)/mailto links, resolves relative URLs
     against ``base_url`` (or drops them when there is none) and adds
-    ``rel="noopener noreferrer"`` to links.
+    ``rel="noopener noreferrer"`` to links, whose query parameters named by
+    ``strip_params`` (tracking) are removed.
     """
 
-    token = _BASE_URL.set(base_url)
+    token = _BASE_URL.set((base_url, strip_params))
     try:
-        return _HTML_CLEANER.clean(cap_nesting(strip_illegal(fragment))).strip()
+        cleaned = _HTML_CLEANER.clean(cap_nesting(strip_illegal(fragment))).strip()
     finally:
         _BASE_URL.reset(token)
+    return _PIXEL.sub("", cleaned) if "<img" in cleaned else cleaned
+
+
+# A tracking pixel: an image one pixel wide or high (as Miniflux drops them).
+# Matched on the sanitiser's output, whose attributes are quoted and clean.
+_PIXEL = re.compile(r'<img(?=[^>]*\s(?:width|height)="[01]")[^>]*>')
 
 
 # The base URL of the fragment being cleaned.  The cleaners are built once
 # (building one per call -- converting the allowlists -- cost more than the
 # cleaning itself), so their URL callbacks read the base from here.
-_BASE_URL: contextvars.ContextVar[str | None] = contextvars.ContextVar("base_url", default=None)
+_BASE_URL: contextvars.ContextVar[tuple[str | None, tuple[str, ...]]] = contextvars.ContextVar(
+    "base_url", default=(None, ()))
 
 
 def _fix_url(tag: str, attribute: str, value: str) -> str | None:
@@ -194,7 +268,9 @@ def _fix_url(tag: str, attribute: str, value: str) -> str | None:
         return value
     if value.startswith("mailto:") and tag == "a":
         return value
-    return resolve_url(value, _BASE_URL.get())
+    base, strip_params = _BASE_URL.get()
+    url = resolve_url(value, base)
+    return strip_tracking(url, strip_params) if url and tag == "a" and strip_params else url
 
 
 _HTML_CLEANER = nh3.Cleaner(

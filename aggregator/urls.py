@@ -3,6 +3,8 @@ and the canonical form used as an article's identity."""
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 import re
 from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -106,3 +108,20 @@ def _canonical(url: str) -> str:
         netloc = f"{netloc}:{parts.port}"
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
     return urlunsplit((parts.scheme, netloc, parts.path or "/", urlencode(query, safe=_SAFE_QUERY), ""))
+
+
+@functools.lru_cache(maxsize=16)
+def _param_pattern(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns), re.I) if patterns else None
+
+
+def strip_tracking(url: str, patterns: tuple[str, ...]) -> str:
+    """``url`` without the query parameters whose names match ``patterns``
+    (``utm_*``, ``fbclid``...); the rest of the query kept as written."""
+    pattern = _param_pattern(patterns)
+    if pattern is None or "?" not in url:
+        return url
+    head, _, rest = url.partition("?")
+    query, hash_mark, fragment = rest.partition("#")
+    kept = [part for part in query.split("&") if part and not pattern.match(part.partition("=")[0])]
+    return head + ("?" + "&".join(kept) if kept else "") + hash_mark + fragment

@@ -154,9 +154,11 @@ def _send(client: httpx.Client, hub: str, url: str, timeout: float,
 
 def self_urls(feeds: Iterable[PlannedFeed]) -> dict[str, str]:
     """Output path -> self URL (as written in the feed) of every feed file."""
-    from .writers.feed import uri  # the config imports this module: keep start-up light
+    from .writers.values import uri  # the config imports this module: keep start-up light
 
-    return {path: uri(feed.doc.url(fmt)) or feed.doc.url(fmt) for feed in feeds for fmt, path in feed.info.files}
+    # The feed files (a page has no self URL and is never pinged).
+    return {path: uri(url) or url for feed in feeds for fmt, path in feed.info.files
+            if (url := dict(feed.doc.urls).get(fmt))}
 
 
 def announce(config: Config, store: Store, feeds: Sequence[PlannedFeed], report: Report, *,

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -391,12 +392,14 @@ def check_output_folder(path: str | Path, forbidden: Iterable[str] = ()) -> dict
     base_url = check_uri(manifest.get("base_url"), "index.json: base_url", http=True)
     listed = _check_manifest_feeds(root, manifest, base_url)
     suffixes = {Path(p).suffix for p in listed}
+    listings = {"index.json", "index.html"} | {p.relative_to(root).as_posix() for p in root.glob("topics/*.html")}
     on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.suffix in suffixes}
-    unlisted = sorted(on_disk - listed - {"index.json"})
+    unlisted = sorted(on_disk - listed - listings)
     assert not unlisted, f"{root}: feed files not in index.json: {unlisted[:5]}"
     _check_opml(root, base_url)
-    _check_links_between_feeds(root, base_url, listed)
-    _check_index_html(root, base_url)
+    _check_links_between_feeds(root, base_url, {p for p in listed if Path(p).suffix in FEED_SUFFIXES})
+    for page in sorted(listings - {"index.json"}) + sorted(p for p in listed if p.endswith(".html")):
+        _check_html_page(root, base_url, page)
     _check_forbidden(root, [s for s in forbidden if s])
     return dict(manifest)
 
@@ -423,6 +426,9 @@ def _check_manifest_feeds(root: Path, manifest: dict[str, Any], base_url: str) -
             assert not Path(rel).is_absolute() and ".." not in Path(rel).parts, f"{where}: path {rel!r} escapes"
             assert file.is_file(), f"{where}: {rel} does not exist"
             data = file.read_bytes()
+            if kind == "html":
+                assert feed["kind"] != "archive", f"{where}: an archive has no page"
+                assert rel == feed["files"]["rss"].removesuffix(".xml") + ".html", f"{where}: page {rel}"
             if kind in CHECKERS:
                 CHECKERS[kind](data, rel)
                 count = count_items(kind, data)
@@ -433,6 +439,7 @@ def _check_manifest_feeds(root: Path, manifest: dict[str, Any], base_url: str) -
 
 
 KIND_ORDER = {"all": 0, "topic": 1, "custom": 2, "archive": 3}
+FEED_SUFFIXES = {".xml", ".atom", ".json"}
 
 
 def feed_links(kind: str, data: bytes) -> dict[str, str]:
@@ -482,44 +489,60 @@ class _Links(HTMLParser):
                 self.hrefs.append(str(found[name]))
 
 
-def _check_index_html(root: Path, base_url: str) -> None:
-    """index.html parses without a single error in a strict HTML5 parser,
-    its ids are unique, and every link into the output folder (relative,
-    or absolute under ``base_url``) names an existing file and, with a
-    fragment, an existing id."""
-    page = root / "index.html"
-    assert page.is_file(), f"{root}: no index.html"
+def _check_html_page(root: Path, base_url: str, name: str) -> None:
+    """A page (index.html, a topic-directory page, a feed's page) parses
+    without a single error in a strict HTML5 parser, has no script, its ids
+    are unique, and every link into the output folder (relative to the
+    page, or absolute under ``base_url``) names an existing file and, with a
+    fragment into the page itself, an existing id."""
+    page = root / name
+    assert page.is_file(), f"{root}: no {name}"
     data = page.read_bytes()
     parser = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False)
     parser.parse(data)  # raises ParseError on the first error
+    assert b"<script" not in data.lower(), f"{name}: has a script"
     links = _Links()
     links.feed(data.decode("utf-8"))
-    _unique(links.ids, "ids", "index.html")
+    _unique(links.ids, "ids", name)
+    folder = Path(name).parent
     for href in links.hrefs:
-        target = href[len(base_url):] if href.startswith(base_url) else href
+        absolute = href.startswith(base_url)
+        target = href[len(base_url):] if absolute else href
         if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:|^//", target):
             continue  # an article's own link, elsewhere on the web
         path, _, fragment = target.partition("#")
-        path = unquote(path.split("?", 1)[0]) or "index.html"
-        assert (root / path).is_file(), f"index.html: link {href!r} does not resolve to a file"
-        if fragment and path == "index.html":
-            assert unquote(fragment) in links.ids, f"index.html: link {href!r} names no id on the page"
+        path = unquote(path.split("?", 1)[0]) or name
+        resolved = Path(path) if absolute else Path(os.path.normpath(folder / path))
+        assert (root / resolved).is_file(), f"{name}: link {href!r} does not resolve to a file"
+        if fragment and resolved.as_posix() == name:
+            assert unquote(fragment) in links.ids, f"{name}: link {href!r} names no id on the page"
 
 
 def _check_opml(root: Path, base_url: str) -> None:
-    opml = root / "index.opml"
-    assert opml.is_file(), f"{root}: no index.opml"
-    try:
-        tree = ET.fromstring(opml.read_bytes())
-    except ET.ParseError as exc:
-        raise AssertionError(f"index.opml: not well-formed: {exc}") from exc
-    assert tree.tag == "opml", "index.opml: root is not <opml>"
-    urls = [o.get("xmlUrl") for o in tree.iter("outline") if o.get("xmlUrl") is not None]
-    assert urls, "index.opml: no outline with an xmlUrl"
-    for url in urls:
-        check_uri(url, "index.opml: xmlUrl", http=True)
-        assert url.startswith(base_url), f"index.opml: xmlUrl {url} is not under {base_url}"
-        assert (root / url[len(base_url):]).is_file(), f"index.opml: xmlUrl {url} is not a file of the output"
+    """index.opml and topics.opml parse; every ``xmlUrl`` and ``htmlUrl`` is
+    a file of the output under ``base_url``; index.opml lists a feed
+    (the combined one at least), and no feed is in both."""
+    listed: dict[str, list[str]] = {}
+    for name in ("index.opml", "topics.opml"):
+        opml = root / name
+        assert opml.is_file(), f"{root}: no {name}"
+        try:
+            tree = ET.fromstring(opml.read_bytes())
+        except ET.ParseError as exc:
+            raise AssertionError(f"{name}: not well-formed: {exc}") from exc
+        assert tree.tag == "opml", f"{name}: root is not <opml>"
+        listed[name] = [str(o.get("xmlUrl")) for o in tree.iter("outline") if o.get("xmlUrl") is not None]
+        for outline in tree.iter("outline"):
+            for attr in ("xmlUrl", "htmlUrl"):
+                url = outline.get(attr)
+                if url is None:
+                    continue
+                check_uri(url, f"{name}: {attr}", http=True)
+                assert url.startswith(base_url), f"{name}: {attr} {url} is not under {base_url}"
+                path = unquote(url[len(base_url):].partition("#")[0]) or "index.html"
+                assert (root / path).is_file(), f"{name}: {attr} {url} is not a file of the output"
+    assert listed["index.opml"], "index.opml: no outline with an xmlUrl"
+    assert not set(listed["index.opml"]) & set(listed["topics.opml"]), "a feed is in both OPML files"
 
 
 _TOKEN = re.compile(r"[A-Za-z0-9+/=;_-]{12,}")

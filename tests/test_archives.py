@@ -149,7 +149,9 @@ def walk(project: Project, fmt: str, topic_slug: str = "ai") -> list[tuple[str, 
 
 
 def files_of(*stems: str) -> set[str]:
-    return {stem + suffix for stem in stems for suffix in SUFFIX.values()}
+    """The files of feeds: an archive month's three formats, a live feed's and its page."""
+    return {stem + suffix for stem in stems
+            for suffix in (*SUFFIX.values(), *(() if stem.startswith("archive/") else (".html",)))}
 
 
 # -- content ------------------------------------------------------------------------------------------------------

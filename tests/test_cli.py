@@ -19,7 +19,7 @@ def test_build_example_exits_0_with_one_summary_line(project: Project) -> None:
     topics = {f["topic"]: f for f in manifest["feeds"] if f["kind"] != "archive"}
     assert {"Computer Vision", "AI", None} <= set(topics)
     assert topics["Computer Vision"]["files"] == {"rss": "computer-vision.xml", "atom": "computer-vision.atom",
-                                                  "json": "computer-vision.json"}
+                                                  "json": "computer-vision.json", "html": "computer-vision.html"}
 
 
 def test_quiet_prints_nothing_on_success(project: Project) -> None:

@@ -172,7 +172,7 @@ def test_removal_only_after_a_clean_run(tmp_path: Path) -> None:
     gone.write_text(_article(99, ["Vanishing"]), "utf-8")
     assert _build(site).returncode == 0
     files = _topic_files(site, "Vanishing")
-    assert len(files) == 6 and all((site / "out" / f).exists() for f in files)
+    assert len(files) == 7 and all((site / "out" / f).exists() for f in files)  # 3 formats, a page, 3 archives
     gone.unlink()
     # The same run cannot read another folder (an I/O failure: an unmounted
     # volume): nothing is removed.

@@ -171,10 +171,13 @@ def parse_index(out: Path) -> _Sections:
 
 
 def opml_outlines(out: Path) -> dict[str, dict[str, str]]:
-    """xmlUrl -> attributes of every outline of index.opml."""
-    root = ET.fromstring((out / "index.opml").read_bytes())
-    assert root.tag == "opml" and root.get("version") == "2.0"
-    return {str(o.get("xmlUrl")): dict(o.attrib) for o in root.iter("outline") if o.get("xmlUrl")}
+    """xmlUrl -> attributes of every outline of index.opml and topics.opml."""
+    found = {}
+    for name in ("index.opml", "topics.opml"):
+        root = ET.fromstring((out / name).read_bytes())
+        assert root.tag == "opml" and root.get("version") == "2.0"
+        found.update({str(o.get("xmlUrl")): dict(o.attrib) for o in root.iter("outline") if o.get("xmlUrl")})
+    return found
 
 
 def test_custom_feed_files_manifest_opml_and_index(project: Project) -> None:
@@ -187,13 +190,13 @@ def test_custom_feed_files_manifest_opml_and_index(project: Project) -> None:
 
     for slug in ("best-ai", "robot-news"):
         assert sorted(p.name for p in (project.out / "custom").glob(f"{slug}.*")) == \
-            [f"{slug}.atom", f"{slug}.json", f"{slug}.xml"]
+            [f"{slug}.atom", f"{slug}.html", f"{slug}.json", f"{slug}.xml"]
     entries = {f["slug"]: f for f in manifest["feeds"] if f["kind"] == "custom"}
     assert set(entries) == {"best-ai", "robot-news"}
     best = entries["best-ai"]
     assert best["title"] == "Best AI picks" and best["topic"] is None and best["items"] == 2
     assert best["files"] == {"rss": "custom/best-ai.xml", "atom": "custom/best-ai.atom",
-                             "json": "custom/best-ai.json"}
+                             "json": "custom/best-ai.json", "html": "custom/best-ai.html"}
     assert best["updated"] == posts[0].when.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert custom_ids(project, "best-ai") == [posts[0].id, posts[2].id]
     assert len(custom_ids(project, "robot-news")) == 3  # no condition: every eligible article
@@ -201,13 +204,13 @@ def test_custom_feed_files_manifest_opml_and_index(project: Project) -> None:
     json_feed = json.loads((project.out / "custom/best-ai.json").read_bytes())
     assert json_feed["title"] == "Best AI picks"
     assert json_feed["feed_url"] == BASE + "custom/best-ai.json"
-    assert json_feed["home_page_url"] == BASE + "index.html#custom.best-ai"
+    assert json_feed["home_page_url"] == BASE + "custom/best-ai.html"
 
     outlines = opml_outlines(project.out)
     for slug, name in (("best-ai", "Best AI picks"), ("robot-news", "Robot News")):
         outline = outlines[BASE + f"custom/{slug}.xml"]
         assert outline["title"] == name and outline["type"] == "rss"
-        assert outline["htmlUrl"] == BASE + f"index.html#custom.{slug}"
+        assert outline["htmlUrl"] == BASE + f"custom/{slug}.html"
 
     index = parse_index(project.out)
     assert index.ids["custom.best-ai"] == 1 and index.ids["custom.robot-news"] == 1
@@ -219,13 +222,15 @@ def test_custom_feed_files_manifest_opml_and_index(project: Project) -> None:
 
 
 def anchors_lead_to_their_feeds(out: Path) -> None:
-    """Every OPML outline's htmlUrl names a section of index.html headed by that feed's title."""
+    """Every OPML outline's htmlUrl is the feed's own page, whose title names
+    the feed; every feed's section of index.html links to that page."""
     index = parse_index(out)
     for outline in opml_outlines(out).values():
-        page, _, anchor = outline["htmlUrl"].partition("#")
-        assert page == BASE + "index.html" and anchor, outline
-        assert index.ids[anchor] == 1, f"#{anchor}: {index.ids[anchor]} elements"
-        assert index.headings.get(anchor) == outline["title"], (anchor, index.headings.get(anchor), outline["title"])
+        page = outline["htmlUrl"]
+        assert page.startswith(BASE) and page.endswith(".html") and "#" not in page, outline
+        html = (out / page[len(BASE):]).read_text("utf-8")
+        assert "<h1 dir=\"auto\">" in html and outline["xmlUrl"] in html, outline
+        assert page[len(BASE):] in index.hrefs, outline
 
 
 def test_custom_anchor_is_the_custom_feed_even_next_to_a_topic_named_like_it(project: Project) -> None:
@@ -234,7 +239,8 @@ def test_custom_anchor_is_the_custom_feed_even_next_to_a_topic_named_like_it(pro
     _report, manifest = build_site(project)
     assert [f["title"] for f in manifest["feeds"] if f["kind"] == "custom"] == ["Best of all"]
     outline = opml_outlines(project.out)[BASE + "custom/best.xml"]
-    assert outline["htmlUrl"] == BASE + "index.html#custom.best"  # as documented
+    assert outline["htmlUrl"] == BASE + "custom/best.html"
+    assert parse_index(project.out).ids["custom.best"] == 1  # the anchor stays the custom feed's, as documented
     anchors_lead_to_their_feeds(project.out)
 
 

@@ -176,5 +176,5 @@ def test_character_references_in_titles_and_excerpts_are_decoded() -> None:
     data = (b'---\ntitle: "AT&amp;T&#8217;s plan &lt;b&gt;"\npublishedDateTime: 2024-01-01T00:00:00Z\n'
             b'webUrl: https://example.org/a\nexcerpt: "It&#8217;s &#8220;done&#8221; &mdash; Q&A"\n---\n')
     (article,) = parse_article(data, "a.md").articles
-    assert article.title == "AT&T\u2019s plan <b>"  # plain text: the writers escape it
+    assert article.title == "AT&T\u2019s plan"  # plain text: decoded, and the markup it decoded to removed
     assert article.summary == "It\u2019s \u201cdone\u201d \u2014 Q&A"

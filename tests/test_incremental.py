@@ -12,6 +12,7 @@ The process-pool and Dask executors are covered in test_executors.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -33,7 +34,7 @@ from aggregator.report import Report
 from aggregator.writers import formats
 
 NOW_DT = datetime.fromisoformat(NOW.replace("Z", "+00:00"))
-LISTINGS = ("index.json", "index.opml", "index.html")
+LISTINGS = ("index.json", "index.opml", "topics.opml", "index.html", "icon.png", "logo.png")
 CONFIG = ("feeds: {max_items: 3}\n"
           "custom_feeds:\n  - {name: Robots and AI, slug: robo-ai, topics: [robots, ai], topics_match: all}\n")
 
@@ -149,9 +150,14 @@ def test_the_listings_are_rendered_only_when_a_feed_changes(project: Project, mo
     setup_site(project)
     run_api(project)
     files = snapshot(project.out)
-    calls: list[int] = []
-    real = run.render_listings
-    monkeypatch.setattr(run, "render_listings", lambda *a, **k: calls.append(1) or real(*a, **k))
+    calls: list[str] = []  # the listings rendered
+    real = run.plan_listings
+
+    def counting(*args: Any) -> list[Any]:
+        return [dataclasses.replace(listing, render=lambda infos, listing=listing: calls.append(listing.path)
+                                    or listing.render(infos)) for listing in real(*args)]
+
+    monkeypatch.setattr(run, "plan_listings", counting)
     path = project.articles / "ai-3.md"
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
@@ -159,10 +165,10 @@ def test_the_listings_are_rendered_only_when_a_feed_changes(project: Project, mo
     assert report.parsed == 1 and calls == []  # read again, same article: no feed and no listing changed
     project.add("space-2.md", text("space-2", "A brand new title"))
     report = run_api(project)
-    assert len(calls) == 1 and "index.html" in report.written  # a newest item of a feed changed
+    assert calls == ["index.html"] and "index.html" in report.written  # a newest item of a feed changed
     (project.out / "index.html").unlink()
     report = run_api(project)
-    assert len(calls) == 2 and report.written == ["index.html"]
+    assert calls == ["index.html"] * 2 and report.written == ["index.html"]
     assert snapshot(project.out).keys() == files.keys()
 
 
@@ -227,8 +233,8 @@ def test_changing_the_site_title_rewrites_every_feed(project: Project) -> None:
     project.config.write_text(project.config.read_text("utf-8").replace('"Test News"', '"Other News"'), "utf-8")
     report = run_api(project)
     assert report.parsed == 0  # the site title does not change how articles parse
-    everything = feed_files(project) | set(LISTINGS)
-    assert set(report.written) == everything == set(old)
+    everything = feed_files(project) | set(LISTINGS) - {"icon.png", "logo.png"}  # the images name no site
+    assert set(report.written) == everything == set(old) - {"icon.png", "logo.png"}
     assert touched(project.out, before) == everything
     for path in feed_files(project):
         data = (project.out / path).read_bytes()
@@ -305,7 +311,8 @@ def test_a_program_version_change_reparses_and_rerenders_same_bytes(
     set_version(aggregator.__version__ + ".post1")
     report = run_api(project)
     assert report.parsed == len(CORPUS)  # the parse cache is invalid for another version
-    assert renders == Counter({"rss": feeds, "atom": feeds, "json": feeds})  # every feed re-rendered
+    pages = sum(1 for f in manifest(project)["feeds"] if "html" in f["files"])
+    assert renders == Counter({"rss": feeds, "atom": feeds, "json": feeds, "html": pages})  # every feed re-rendered
     assert report.written == []  # ... to the same bytes: the version is not published
     assert touched(project.out, before) == set()
     assert snapshot(project.out) == files
@@ -348,7 +355,7 @@ def test_changing_one_custom_feeds_filter_rewrites_only_that_feed(project: Proje
     assert report.parsed == 0
     changed = {n for n in LISTINGS if (project.out / n).read_bytes() != listings[n]}
     assert "index.json" in changed  # its item count changed
-    expected = {"custom/space.xml", "custom/space.atom", "custom/space.json"} | changed
+    expected = {"custom/space.xml", "custom/space.atom", "custom/space.json", "custom/space.html"} | changed
     assert set(report.written) == expected
     assert touched(project.out, before) == expected
     items = json.loads((project.out / "custom/space.json").read_bytes())["items"]

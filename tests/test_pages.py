@@ -18,6 +18,7 @@ import pytest
 from aggregator.model import Article, FeedInfo, Provider
 from aggregator.serve import ASGIApp, Message, Receive, Scope, Send, background_server, make_app
 from aggregator.writers.html import render_index
+from aggregator.writers.icons import asset
 from aggregator.writers.opml import render_opml
 
 BASE = "https://news.example.org/"
@@ -164,7 +165,9 @@ def test_index_anchors_resolve_the_opml_fragments(page: bytes) -> None:
 def test_index_shows_newest_items_and_a_chart_per_feed(page: bytes) -> None:
     text = page.decode("utf-8")
     assert text.count("<svg") == sum(1 for f in LISTED if f.per_day)
-    assert text.count("<title>Articles per day over the 30 days up to 2024-05-01") == text.count("<svg")
+    # Labelled: what it counts and its span, as a caption a reader sees too.
+    assert text.count("<title>Articles per day over the 30 days to 2024-05-01") == text.count("<svg")
+    assert text.count("<figcaption>Articles per day over the 30 days to 2024-05-01") == text.count("<svg")
     # At most three items per feed, each linked with its escaped URL, provider and date.
     assert text.count("<li>") == sum(min(3, len(f.newest)) for f in LISTED)
     assert 'href="https://example.com/python/0?a=1&amp;b=&lt;2&gt;"' in text
@@ -194,6 +197,8 @@ def _chromium() -> str | None:
 def _write_site(root: Path, page: bytes) -> None:
     (root / "index.html").write_bytes(page)
     (root / "index.opml").write_bytes(render_opml("S", BASE, FEEDS))
+    (root / "topics.opml").write_bytes(render_opml("S", BASE, FEEDS, grouped=True))
+    (root / "icon.png").write_bytes(asset("icon.png"))
     for feed in LISTED:
         for _name, path in feed.files:
             (root / path).parent.mkdir(parents=True, exist_ok=True)

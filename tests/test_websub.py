@@ -136,7 +136,7 @@ def feed_urls(project: Project, *slugs: str) -> list[str]:
     """The self URLs of every file of the given feeds (default: every feed)."""
     manifest = json.loads((project.out / "index.json").read_text("utf-8"))
     return sorted(BASE + path for feed in manifest["feeds"] if not slugs or feed["slug"] in slugs
-                  for path in feed["files"].values())
+                  for kind, path in feed["files"].items() if kind != "html")  # a page is not pinged
 
 
 # --- every feed advertises the hub and itself ---------------------------------------------------------------
@@ -149,9 +149,12 @@ def test_every_feed_file_advertises_the_hub_and_its_self_url(project: Project, h
     manifest = check_output_folder(project.out)
     assert {f["slug"] for f in manifest["feeds"]} == {"ai", "all", "robots", "space"}
     for feed in manifest["feeds"]:
-        assert set(feed["files"]) == {"rss", "atom", "json"}
+        assert set(feed["files"]) == {"rss", "atom", "json", "html"}
         for kind, path in feed["files"].items():
             data = (project.out / path).read_bytes()
+            if kind == "html":
+                assert hub.url not in data.decode(), path  # a page links no hub
+                continue
             if kind == "json":
                 parsed = json.loads(data)
                 assert parsed["hubs"] == [{"type": "WebSub", "url": hub.url}], path

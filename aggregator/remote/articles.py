@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from ..model import Article, Image, Provider
-from ..text import NAME_MAX, SUMMARY_MAX, TITLE_MAX, clean_text, html_to_text, sanitize_html
+from ..text import NAME_MAX, SUMMARY_MAX, TITLE_MAX, html_to_text, plain_text, sanitize_html
 from ..urls import canonical_url, normalize_url, resolve_url
 from .raw import RawFeed, RawItem
 from .settings import MAX_TOPICS, TOPIC_MAX, SourceConfig
@@ -75,7 +75,7 @@ def _newest(articles: list[Article], limit: int) -> tuple[Article, ...]:
 def _article(item: RawItem, source: SourceConfig, link: str, article_id: str, published: datetime,
              provider: Provider, now: datetime) -> Article:
     summary = _summary(item)
-    categories = _unique(clean_text(c, TOPIC_MAX) for c in item.categories)
+    categories = _unique(plain_text(c, TOPIC_MAX) for c in item.categories)
     topics = _unique((*source.topics, *categories) if source.category_topics else source.topics)
     content = sanitize_html(item.content_html, base_url=link) if item.content_html else None
     image_url = resolve_url(item.image.url, link) if item.image else None
@@ -107,7 +107,7 @@ def reapply(articles: tuple[Article, ...], source: SourceConfig, max_items: int)
         topics = _unique((*source.topics, *article.tags) if source.category_topics else source.topics)
         provider = article.provider
         if source.name and provider is not None:
-            provider = dataclasses.replace(provider, name=clean_text(source.name, NAME_MAX))
+            provider = dataclasses.replace(provider, name=plain_text(source.name, NAME_MAX))
         result.append(dataclasses.replace(article, topics=topics[:MAX_TOPICS], quality=source.quality,
                                           provider=provider))
     return tuple(result)
@@ -117,16 +117,16 @@ def _summary(item: RawItem) -> str:
     if item.summary:
         if item.summary_is_html:
             return html_to_text(item.summary, SUMMARY_MAX)
-        return clean_text(item.summary, SUMMARY_MAX)
+        return plain_text(item.summary, SUMMARY_MAX)
     if item.content_html:
         return html_to_text(item.content_html, SUMMARY_MAX)
-    return clean_text(item.content_text or "", SUMMARY_MAX)
+    return plain_text(item.content_text or "", SUMMARY_MAX)
 
 
 def _title(item: RawItem, summary: str, link: str) -> str:
     # Always strip tags: RSS titles are nominally text, but escaped markup in them is common.
     title = html_to_text(item.title, TITLE_MAX) if item.title else ""
-    return title or clean_text(summary, TITLE_MAX) or link[:TITLE_MAX]
+    return title or plain_text(summary, TITLE_MAX) or link[:TITLE_MAX]
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:
@@ -140,6 +140,6 @@ def _unique(values: Iterable[str]) -> tuple[str, ...]:
 def _provider(feed: RawFeed, source: SourceConfig, base_url: str) -> Provider:
     home = resolve_url(feed.link, base_url) if feed.link else None
     domain = urlsplit(home or normalize_url(source.url) or base_url).hostname
-    name = clean_text(source.name or "", NAME_MAX) or clean_text(feed.title or "", NAME_MAX)
+    name = plain_text(source.name or "", NAME_MAX) or plain_text(feed.title or "", NAME_MAX)
     name = name or domain or source.url
     return Provider(name=name, domain=domain, url=home)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
-from urllib.parse import quote
 
-from ..model import Article
-from ..text import strip_illegal
+from ..media import is_placeholder, video_thumbnail
+from ..model import Article, Image
+from .itemhtml import item_html, teaser
+from .values import link_uri, text, uri
+from .words import Words
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -23,6 +24,11 @@ class FeedDoc:
     at (a feed's self link, and the alternates it lists).  ``home_url`` is
     the feed's human page.  ``updated`` is the newest item's date, never
     the build time, so unchanged content renders to unchanged bytes.
+    ``author`` is the feed's author, and the author of every item that
+    names neither a byline nor a provider.  ``icon`` and ``logo`` are
+    absolute URLs; ``words`` what the writers add to items in the feed's
+    language; ``strip_params`` the query parameters removed from published
+    links; ``placeholders`` the image URLs never published.
     """
 
     slug: str
@@ -37,6 +43,15 @@ class FeedDoc:
     prev_archive: tuple[tuple[str, str], ...] = ()  # format -> URL (RFC 5005)
     archive: bool = False  # this document is an archive page (RFC 5005)
     current: tuple[tuple[str, str], ...] = ()  # for archives: format -> live feed URL
+    icon: str | None = None
+    logo: str | None = None
+    generator_url: str | None = None
+    words: Words = field(default_factory=Words)
+    strip_params: tuple[str, ...] = ()
+    placeholders: tuple[str, ...] = ()
+    name: str = ""  # the short name its page shows ("AI"); the title is "Site: AI"
+    site: str = ""  # the site's title
+    index_url: str = ""  # the site's index page
 
     def url(self, fmt: str) -> str:
         return dict(self.urls)[fmt]
@@ -49,27 +64,30 @@ class FeedDoc:
     def entries(self) -> tuple[Entry, ...]:
         """The items as the writers emit them, worked out once for all
         the formats a document is rendered to."""
-        return tuple(entry_of(a) for a in self.items)
+        return tuple(entry_of(a, self) for a in self.items)
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
     """An item as every format writes it: each string stripped of
     XML-illegal code points (:func:`text`), each URL a valid absolute URI
-    or ``None`` (:func:`uri`)."""
+    or ``None`` (:func:`uri`), links without tracking parameters."""
 
-    article: Article  # for what needs no cleaning (dates, image size)
+    article: Article  # for what needs no cleaning (dates)
     id: str  # :func:`item_id`
     url: str | None
     link: str  # the URL, else the id
     title: str
     summary: str
-    content: str | None  # :func:`item_content`, when there is any
+    html: str  # the item's HTML (:func:`aggregator.writers.itemhtml.item_html`): never empty
+    teaser: str  # a short HTML: its image and summary (RSS <description>)
     updated: datetime  # :func:`item_updated`
-    author: str  # the provider's name, or ""
+    author: str  # the byline, else the provider's name, else the feed's author: never empty
     author_url: str | None
+    provider: str | None  # the item's source: the provider's name
+    provider_url: str | None  # its home page, or the remote feed the item came from
     categories: tuple[str, ...]  # topics then tags, blank and repeated ones left out
-    image: str | None
+    image: Image | None  # a usable image (no placeholder), its URL a valid URI
     related: tuple[tuple[str, str], ...]  # (URL, title) of each related link with a valid URL
     source: str | None  # the remote feed the item came from
 
@@ -79,20 +97,34 @@ class Entry:
         return self.summary or self.title or self.link
 
 
-def entry_of(article: Article) -> Entry:
+def entry_of(article: Article, doc: FeedDoc) -> Entry:
     ident = item_id(article)
-    url = uri(article.url)
-    content = item_content(article)
+    url = link_uri(article.url, doc.strip_params)
     provider = article.provider
-    return Entry(
+    image = _image(article, doc.placeholders)
+    origin = uri(article.origin) if article.origin.startswith(("http://", "https://")) else None
+    provider_name = text(provider.name).strip() if provider else ""
+    author = text(article.author).strip() or provider_name or text(doc.author).strip()
+    entry = Entry(
         article=article, id=ident, url=url, link=url or ident, title=text(article.title),
-        summary=text(article.summary), content=text(content) if content else None,
-        updated=item_updated(article), author=text(provider.name) if provider else "",
-        author_url=uri(provider.url) if provider else None,
+        summary=text(article.summary), html="", teaser="", updated=item_updated(article),
+        author=author or text(doc.title) or doc.slug,
+        author_url=uri(provider.url) if provider and not article.author else None,
+        provider=provider_name or None,
+        provider_url=origin or (uri(provider.url) if provider else None),
         categories=tuple(c for c in dict.fromkeys(text(c).strip() for c in categories(article)) if c),
-        image=uri(article.image.url) if article.image else None,
-        related=tuple((u, text(r.title)) for r in article.related if (u := uri(r.url))),
-        source=uri(article.origin) if article.origin.startswith(("http://", "https://")) else None)
+        image=image,
+        related=tuple((u, text(r.title)) for r in article.related if (u := link_uri(r.url, doc.strip_params))),
+        source=origin)
+    return replace(entry, html=item_html(entry, doc), teaser=teaser(entry))
+
+
+def _image(article: Article, placeholders: tuple[str, ...]) -> Image | None:
+    image = article.image
+    if image is None or is_placeholder(image.url, placeholders):
+        image = video_thumbnail(article.video_url or article.url)
+    url = uri(image.url) if image else None
+    return replace(image, url=url) if image and url else None
 
 
 def rfc3339(moment: datetime) -> str:
@@ -106,12 +138,6 @@ def item_updated(article: Article) -> datetime:
     return max(article.updated or article.published, article.published)
 
 
-def item_content(article: Article) -> str | None:
-    """The published HTML of an item: its featured embed, then its body."""
-    parts = [p for p in (article.featured_html, article.content_html) if p]
-    return "\n".join(parts) if parts else None
-
-
 # Categories written per item: an article listed under hundreds of topics is
 # in hundreds of feeds, and its item in each must not grow with them too.
 MAX_CATEGORIES = 50
@@ -120,41 +146,6 @@ MAX_CATEGORIES = 50
 def categories(article: Article) -> tuple[str, ...]:
     """Topics then tags, without repeats, at most :data:`MAX_CATEGORIES`."""
     return tuple(dict.fromkeys(article.topics + article.tags))[:MAX_CATEGORIES]
-
-
-# Characters a URI may hold as they are (RFC 3986 reserved + unreserved,
-# plus "%" for existing escapes); everything else is percent-encoded.
-# Brackets only belong in the authority (IPv6), "#" only once.
-_URI_SAFE = "!$%&'()*+,/:;=?@~-._"
-_URI_PARTS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*:)(//[^/?#]*)?([^#]*)(?:#(.*))?$", re.S)
-_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-# A URI that the slow path would return unchanged (the usual case): checked
-# in one regex instead of splitting and quoting it, which dominated rendering.
-_URI_CHAR = r"(?:[A-Za-z0-9!$&'()*+,/:;=?@~._-]|%[0-9A-Fa-f]{2})"
-_PLAIN_URI = re.compile(rf"[a-z][a-z0-9+.-]*://[A-Za-z0-9.-]+(?::[0-9]+)?(?:[/?]{_URI_CHAR}*)?(?:#{_URI_CHAR}*)?")
-
-
-def text(value: str | None) -> str:
-    """A string every writer can emit: XML-illegal code points (controls,
-    lone surrogates, U+FFFE/U+FFFF) removed.  Writers strip rather than
-    raise, so one bad string never costs a whole feed."""
-    return strip_illegal(value) if value else ""
-
-
-def uri(value: str | None) -> str | None:
-    """``value`` as a valid absolute URI (ASCII only: spaces, non-ASCII and
-    other characters outside RFC 3986 percent-encoded, stray ``%`` escaped),
-    or ``None`` when it is empty or not absolute."""
-    if not value:
-        return None
-    if _PLAIN_URI.fullmatch(value):
-        return value
-    match = _URI_PARTS.match(_BAD_ESCAPE.sub("%25", strip_illegal(value).strip()))
-    if not match:
-        return None
-    scheme, authority, rest, fragment = match.groups()
-    out = scheme.lower() + quote(authority or "", safe=_URI_SAFE + "[]") + quote(rest, safe=_URI_SAFE)
-    return out if fragment is None else out + "#" + quote(fragment, safe=_URI_SAFE)
 
 
 def item_id(article: Article) -> str:

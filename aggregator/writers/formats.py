@@ -1,4 +1,5 @@
-"""The feed formats: name -> (file suffix, media type, writer)."""
+"""What a feed is rendered to: name -> (file suffix, media type, writer).
+Archives are rendered to the feed formats only; live feeds get a page too."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import NamedTuple
 
 from .feed import FeedDoc
 from .jsonfeed import render_json
+from .pages import render_page
 from .xmlfeeds import render_atom, render_rss
 
 
@@ -16,8 +18,11 @@ class Format(NamedTuple):
     render: Callable[[FeedDoc], bytes]
 
 
-FORMATS: dict[str, Format] = {
+# The feed formats, in the order readers are offered them.
+FEEDS: dict[str, Format] = {
     "rss": Format(".xml", "application/rss+xml", render_rss),
     "atom": Format(".atom", "application/atom+xml", render_atom),
     "json": Format(".json", "application/feed+json", render_json),
 }
+# Every file a live feed is rendered to: its formats and its page.
+FORMATS: dict[str, Format] = {**FEEDS, "html": Format(".html", "text/html", render_page)}

@@ -20,7 +20,7 @@ from ..model import Article, FeedInfo
 from ..text import strip_illegal
 from .feed import rfc3339
 
-__all__ = ["FORMATS", "render_index"]
+__all__ = ["FORMATS", "TOPICS_INLINE", "page_head", "plural", "render_index", "render_topics_page"]
 
 # format name -> (label, media type), in the order links are shown.
 FORMATS = {
@@ -33,6 +33,10 @@ _GROUPS = (("all", "All topics"), ("topic", "Topics"), ("custom", "Custom feeds"
 # Noncharacters are legal XML but HTML parse errors; strip_illegal keeps them.
 _NONCHARACTERS = re.compile("[\ufdd0-\ufdef\U0001fffe\U0001ffff\U0002fffe\U0002ffff]")
 _DAYS = 30
+# Up to this many topics are shown on the index itself, each with its newest
+# items; more are split into pages of this many, so one change rewrites the
+# page of its topic, not an index of thousands.
+TOPICS_INLINE = 60
 _BAR = 5  # px per day: a 4px bar and a 1px gap
 _HEIGHT = 30
 
@@ -57,7 +61,14 @@ th,td{padding:.3rem .5rem;border-bottom:1px solid var(--line);text-align:start;v
 .chart{display:block;margin:.5rem 0;max-width:100%;height:auto}
 .chart path{stroke:var(--bar);stroke-width:4}.chart rect{fill:var(--line)}
 .subscribe a{white-space:nowrap}
-@media (max-width:40rem){body{padding:.5rem}.wide{display:none}}
+time,.nowrap{white-space:nowrap}
+figure.chart-box{margin:.5rem 0}figure.chart-box figcaption{font-size:.8125rem;color:var(--muted)}
+.items{list-style:none;padding:0;margin:1rem 0}
+.items>li{display:flex;gap:1rem;align-items:flex-start;padding:.75rem 0;border-bottom:1px solid var(--line)}
+.items img{width:8rem;height:auto;max-height:6rem;object-fit:cover;border-radius:.25rem;flex:none}
+.items h2{font-size:1.05rem;margin:0}.items p{margin:.25rem 0}
+.note{font-size:.875rem;color:var(--muted)}
+@media (max-width:40rem){body{padding:.5rem}.wide{display:none}.items img{width:5rem}}
 """
 
 
@@ -96,19 +107,27 @@ def _formats(feed: FeedInfo) -> list[tuple[str, str, str]]:
     return [(label, media, files[name]) for name, (label, media) in FORMATS.items() if name in files]
 
 
-def _discovery(feeds: Sequence[FeedInfo], opml: str | None) -> list[str]:
+def _discovery(feeds: Sequence[FeedInfo], prefix: str = "") -> list[str]:
     links = [
-        f'<link rel="alternate" type="{media}" title="{_e(feed.title)} ({label})" href="{_href(path)}">'
+        f'<link rel="alternate" type="{media}" title="{_e(feed.title)} ({label})" href="{_href(prefix + path)}">'
         for feed in feeds
         for label, media, path in _formats(feed)
     ]
-    if opml:
-        links.append(f'<link rel="alternate" type="text/x-opml" title="All feeds (OPML)" href="{_href(opml)}">')
+    links += [f'<link rel="alternate" type="text/x-opml" title="{_e(title)}" href="{_href(prefix + path)}">'
+              for path, title in OPML_FILES]
     return links
 
 
-def _head(site_title: str, description: str, base_url: str, language: str, links: list[str]) -> str:
-    canonical = f'<link rel="canonical" href="{_e(base_url)}">' if base_url else ""
+OPML_FILES = (("index.opml", "Subscribe (OPML)"), ("topics.opml", "Every topic (OPML)"))
+
+
+def plural(count: int, one: str, many: str) -> str:
+    """``1 item``, ``2 items``, ``1,234 items``."""
+    return f"{count:,} {one if count == 1 else many}"
+
+
+def page_head(title: str, description: str, canonical: str, language: str, icon: str, links: list[str]) -> str:
+    """The ``<head>`` of every page: viewport, colour schemes, favicon, discovery links, inline CSS."""
     return "\n".join(
         [
             "<!DOCTYPE html>",
@@ -117,10 +136,10 @@ def _head(site_title: str, description: str, base_url: str, language: str, links
             '<meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             '<meta name="color-scheme" content="light dark">',
-            f"<title>{_e(site_title)}</title>",
+            f"<title>{_e(title)}</title>",
             f'<meta name="description" content="{_e(description)}">',
-            '<link rel="icon" href="data:,">',  # no favicon request, so no 404 in the console
-            *([canonical] if canonical else []),
+            f'<link rel="icon" href="{_e(icon)}">',
+            *([f'<link rel="canonical" href="{_e(canonical)}">'] if canonical else []),
             *links,
             f"<style>{_CSS}</style>",
             "</head>",
@@ -128,42 +147,19 @@ def _head(site_title: str, description: str, base_url: str, language: str, links
     )
 
 
-def _subscribe(feed: FeedInfo) -> str:
-    links = " · ".join(f'<a href="{_href(path)}" type="{media}">{label}</a>' for label, media, path in _formats(feed))
+def _subscribe(feed: FeedInfo, prefix: str = "") -> str:
+    links = " · ".join(f'<a href="{_href(prefix + path)}" type="{media}">{label}</a>'
+                       for label, media, path in _formats(feed))
     return links or '<span class="muted">no files</span>'
 
 
-def _archives(feed: FeedInfo) -> str:
+def _archives(feed: FeedInfo, prefix: str = "") -> str:
     """Links to the newest monthly archive (RFC 5005), from which a client
     walks back through ``prev-archive``."""
     files = dict(feed.archive_files)
-    links = [f'<a href="{_href(files[name])}" type="{media}">{label}</a>'
+    links = [f'<a href="{_href(prefix + files[name])}" type="{media}">{label}</a>'
              for name, (label, media) in FORMATS.items() if name in files]
     return f'<p class="meta">Monthly archives: {" · ".join(links)}</p>' if links else ""
-
-
-def _toc(groups: list[tuple[str, list[FeedInfo]]]) -> str:
-    """A compact table of every feed: stays light with hundreds of topics."""
-    rows = [
-        f'<tr><td><a href="#{_e(quote(feed.anchor, safe=""))}">{_e(feed.title)}</a></td>'
-        f'<td class="num">{feed.items:,}</td>'
-        f'<td class="num wide">{_day(feed.updated) if feed.updated else ""}</td>'
-        f'<td class="subscribe">{_subscribe(feed)}</td></tr>'
-        for _heading, members in groups
-        for feed in members
-    ]
-    return "\n".join(
-        [
-            '<nav aria-label="Feeds"><div class="scroll"><table>',
-            (
-                '<thead><tr><th scope="col">Feed</th><th scope="col" class="num">Items</th>'
-                '<th scope="col" class="num wide">Updated</th><th scope="col">Subscribe</th></tr></thead>'
-            ),
-            "<tbody>",
-            *rows,
-            "</tbody></table></div></nav>",
-        ]
-    )
 
 
 def _newest_day(feed: FeedInfo) -> datetime | None:
@@ -172,15 +168,16 @@ def _newest_day(feed: FeedInfo) -> datetime | None:
     return max(dates) if dates else feed.updated
 
 
-def _chart(feed: FeedInfo) -> str:
-    """30 bars of articles per day as one SVG path (one element keeps the page light)."""
+def chart(feed: FeedInfo) -> str:
+    """30 bars of articles per day as one SVG path, captioned with what it
+    counts and its span (one element keeps the page light)."""
     counts = feed.per_day[-_DAYS:]
     if not counts:
         return ""
     top, total = max(counts), sum(counts)
     end = _newest_day(feed)
-    until = f" up to {_day(end)}" if end else ""
-    label = f"Articles per day over the {_DAYS} days{until}: {total} in all, at most {top} a day"
+    span = f"the {_DAYS} days to {_day(end)}" if end else f"{_DAYS} days"
+    label = f"Articles per day over {span}: {plural(total, 'article', 'articles')}, at most {top:,} a day"
     offset = _DAYS - len(counts)  # fewer than 30 counts: right-align, the last bar is the newest day
     bars = []
     for i, count in enumerate(counts):
@@ -191,8 +188,10 @@ def _chart(feed: FeedInfo) -> str:
     width = _DAYS * _BAR
     path = f'<path d="{"".join(bars)}"/>' if bars else ""
     return (
-        f'<svg class="chart" width="{width}" height="{_HEIGHT}" viewBox="0 0 {width} {_HEIGHT}" role="img">'
-        f'<title>{_e(label)}</title><rect x="0" y="{_HEIGHT - 1}" width="{width}" height="1"/>{path}</svg>'
+        f'<figure class="chart-box"><svg class="chart" width="{width}" height="{_HEIGHT}" '
+        f'viewBox="0 0 {width} {_HEIGHT}" role="img" aria-label="{_e(label)}"><title>{_e(label)}</title>'
+        f'<rect x="0" y="{_HEIGHT - 1}" width="{width}" height="1"/>{path}</svg>'
+        f"<figcaption>{_e(label)}</figcaption></figure>"
     )
 
 
@@ -206,42 +205,48 @@ def _item(article: Article) -> str:
     return f'<li><span dir="auto">{title}</span> <span class="meta">{" · ".join(meta)}</span></li>'
 
 
-def _section(feed: FeedInfo, newest: int, anchor: bool) -> str:
+def _name(feed: FeedInfo) -> str:
+    return feed.name or feed.title
+
+
+def _section(feed: FeedInfo, newest: int, anchor: bool, prefix: str = "") -> str:
     ident = f' id="{_e(feed.anchor)}"' if anchor else ""
     updated = f" · updated {_time(feed.updated)}" if feed.updated else ""
-    items = [_item(a) for a in feed.newest[:newest]]
-    listing = f"<ol>{''.join(items)}</ol>" if items else '<p class="muted">No items yet.</p>'
+    name = _e(_name(feed))
+    if feed.page:
+        name = f'<a href="{_href(prefix + feed.page)}">{name}</a>'
+    if feed.same_as_all:
+        listing = '<p class="note">The same items as All topics: subscribe to that one.</p>'
+    else:
+        items = [_item(a) for a in feed.newest[:newest]]
+        listing = f"<ol>{''.join(items)}</ol>" if items else '<p class="muted">No items yet.</p>'
+    more = (f'<p class="meta"><a href="{_href(prefix + feed.page)}">All {plural(feed.items, "item", "items")}</a></p>'
+            if feed.page and feed.items > newest and not feed.same_as_all else "")
     return (
-        f'<section class="feed"{ident}><h3 dir="auto">{_e(feed.title)}</h3>'
-        f'<p class="meta">{feed.items:,} items{updated}</p>{_chart(feed)}{listing}'
-        f'<p class="subscribe">Subscribe: {_subscribe(feed)}</p>{_archives(feed)}</section>'
+        f'<section class="feed"{ident}><h3 dir="auto">{name}</h3>'
+        f'<p class="meta">{plural(feed.items, "item", "items")}{updated}</p>{chart(feed)}{listing}{more}'
+        f'<p class="subscribe">Subscribe: {_subscribe(feed, prefix)}</p>{_archives(feed, prefix)}</section>'
     )
 
 
-def _body(
-    site_title: str, description: str, groups: list[tuple[str, list[FeedInfo]]], newest: int, opml: str | None
-) -> str:
-    parts = [f"<body>\n<header><h1>{_e(site_title)}</h1>"]
-    if description:
-        parts.append(f'<p class="muted">{_e(description)}</p>')
-    parts.append("</header>\n<main>")
-    parts.append(_toc(groups))
-    seen: set[str] = set()
-    for heading, members in groups:
-        parts.append(f'<h2>{_e(heading)}</h2>\n<div class="grid">')
-        for feed in members:
-            # Duplicate ids are invalid; the first feed with a slug owns the anchor.
-            parts.append(_section(feed, newest, feed.anchor not in seen))
-            seen.add(feed.anchor)
-        parts.append("</div>")
-    parts.append("</main>")
-    if opml:
-        parts.append(
-            f'<footer><p>Subscribe to every feed at once: <a href="{_href(opml)}" '
-            'type="text/x-opml">OPML</a></p></footer>'
-        )
-    parts.append("</body>\n</html>\n")
-    return "\n".join(parts)
+_SUBSCRIBING = (
+    '<p class="note">Feed readers: <a href="index.opml" type="text/x-opml">index.opml</a> subscribes to every '
+    "item once (the combined feed, and the custom feeds that share no item with it); "
+    '<a href="topics.opml" type="text/x-opml">topics.opml</a> lists every topic and custom feed, grouped. '
+    "An article listed under several topics is one item with one id in all of them, and readers that keep "
+    "one copy per id (newsboat does) show it in one feed only: subscribe to topics.opml in a reader that "
+    "keeps a copy per feed.</p>"
+)
+
+
+def _cards(members: Sequence[FeedInfo], newest: int, seen: set[str], prefix: str = "") -> list[str]:
+    parts = ['<div class="grid">']
+    for feed in members:
+        # Duplicate ids are invalid; the first feed with a slug owns the anchor.
+        parts.append(_section(feed, newest, feed.anchor not in seen, prefix))
+        seen.add(feed.anchor)
+    parts.append("</div>")
+    return parts
 
 
 def render_index(
@@ -252,16 +257,42 @@ def render_index(
     feeds: Sequence[FeedInfo],
     *,
     newest: int = 3,
-    opml: str | None = "index.opml",
+    icon: str = "icon.png",
+    topic_pages: Sequence[tuple[str, str]] = (),
 ) -> bytes:
-    """The ``index.html`` page listing the "all", topic and custom feeds.
-
-    ``newest`` caps the items shown per feed; ``opml`` is the relative path
-    of the OPML file to link (``None`` for no link).  ``base_url`` becomes
-    the canonical link; every other link is relative, so the folder can be
-    served from anywhere.
+    """The ``index.html`` page: the combined and custom feeds with their
+    newest items, and the topics: each with its newest items when they are
+    ``feeds``, else (many topics) the ``topic_pages`` listing them,
+    (relative path, label) each.  ``base_url`` becomes the canonical link;
+    every other link is relative, so the folder can be served from anywhere.
     """
     groups = _listed(feeds)
     listed = [feed for _heading, members in groups for feed in members]
-    head = _head(site_title, description, base_url, language, _discovery(listed, opml))
-    return (head + "\n" + _body(site_title, description, groups, newest, opml)).encode("utf-8")
+    head = page_head(site_title, description, base_url, language, icon, _discovery(listed))
+    parts = [f"<body>\n<header><h1>{_e(site_title)}</h1>"]
+    if description:
+        parts.append(f'<p class="muted">{_e(description)}</p>')
+    parts.append(_SUBSCRIBING)
+    parts.append("</header>\n<main>")
+    seen: set[str] = set()
+    for heading, members in groups:
+        parts.append(f"<h2>{_e(heading)}</h2>")
+        parts += _cards(members, newest, seen)
+    if topic_pages:
+        parts.append("<h2>Topics</h2>")
+        parts.append("<ul>" + "".join(f'<li><a href="{_href(path)}">{_e(label)}</a></li>'
+                                      for path, label in topic_pages) + "</ul>")
+    parts.append("</main>\n</body>\n</html>\n")
+    return (head + "\n" + "\n".join(parts)).encode("utf-8")
+
+
+def render_topics_page(site_title: str, language: str, label: str, feeds: Sequence[FeedInfo], *,
+                       newest: int = 3) -> bytes:
+    """One page of the topic directory (``topics/<n>.html``) of a site with
+    many topics: ``feeds`` with their newest items."""
+    prefix = "../"
+    head = page_head(f"{label} · {site_title}", f"Topics {label} of {site_title}", "", language,
+                     prefix + "icon.png", _discovery(feeds, prefix))
+    parts = [f'<body>\n<header><p><a href="../index.html">{_e(site_title)}</a></p><h1>Topics {_e(label)}</h1>'
+             "</header>\n<main>", *_cards(feeds, newest, set(), prefix), "</main>\n</body>\n</html>\n"]
+    return (head + "\n" + "\n".join(parts)).encode("utf-8")

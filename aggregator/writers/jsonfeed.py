@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .feed import Entry, FeedDoc, rfc3339, text, uri
+from .feed import Entry, FeedDoc, rfc3339
+from .values import text, uri
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -21,6 +22,8 @@ def render_json(doc: FeedDoc) -> bytes:
     _put(feed, "home_page_url", uri(doc.home_url))
     _put(feed, "feed_url", uri(doc.url("json")))
     _put(feed, "description", text(doc.description))
+    _put(feed, "icon", uri(doc.icon))
+    _put(feed, "favicon", uri(doc.icon))
     _put(feed, "language", text(doc.language))
     feed["authors"] = [{"name": text(doc.author) or title}]
     hub = uri(doc.hub)
@@ -51,21 +54,27 @@ def _item(entry: Entry) -> dict[str, Any]:
     if original and original != url:
         item["external_url"] = original
     _put(item, "title", entry.title)
-    if entry.content:
-        item["content_html"] = entry.content
-    else:
-        item["content_text"] = entry.synopsis
+    item["content_html"] = entry.html
     _put(item, "summary", entry.summary)
-    _put(item, "image", entry.image)
+    image = entry.image
+    if image:
+        item["image"] = image.url
+        if image.width and image.height and image.width >= 2 * image.height:
+            item["banner_image"] = image.url  # a wide one: what JSON Feed shows as a banner
     item["date_published"] = rfc3339(article.published)
     if entry.updated != article.published:
         item["date_modified"] = rfc3339(entry.updated)
-    if entry.author:
-        author: dict[str, str] = {"name": entry.author}
-        _put(author, "url", entry.author_url)
-        item["authors"] = [author]
+    author: dict[str, str] = {"name": entry.author}
+    _put(author, "url", entry.author_url)
+    item["authors"] = [author]
     if entry.categories:
         item["tags"] = list(entry.categories)
+    extension: dict[str, Any] = {}
+    if entry.provider:
+        extension["source"] = {"name": entry.provider}
+        _put(extension["source"], "url", entry.provider_url)
     if entry.related:
-        item["_aggregator"] = {"related": [{"title": title, "url": href} for href, title in entry.related]}
+        extension["related"] = [{"title": title, "url": href} for href, title in entry.related]
+    if extension:
+        item["_aggregator"] = extension
     return item

@@ -41,14 +41,15 @@ def feed_url(base_url: str, relative: str) -> str:
     return base + quote(relative, safe="/")
 
 
-def _outline(base_url: str, feed: FeedInfo) -> str | None:
+def _outline(base_url: str, feed: FeedInfo, indent: str = "    ") -> str | None:
     files = dict(feed.files)
     if "rss" not in files:
         return None  # type="rss" needs an xmlUrl; a feed without RSS cannot be listed
+    page = feed_url(base_url, feed.page) if feed.page else (
+        feed_url(base_url, "index.html") + "#" + quote(feed.anchor, safe=""))
     return (
-        f'    <outline text="{_attr(feed.title)}" title="{_attr(feed.title)}" type="rss"'
-        f' xmlUrl="{_attr(feed_url(base_url, files["rss"]))}"'
-        f' htmlUrl="{_attr(feed_url(base_url, "index.html") + "#" + quote(feed.anchor, safe=""))}"/>'
+        f'{indent}<outline text="{_attr(feed.title)}" title="{_attr(feed.title)}" type="rss"'
+        f' xmlUrl="{_attr(feed_url(base_url, files["rss"]))}" htmlUrl="{_attr(page)}"/>'
     )
 
 
@@ -58,8 +59,11 @@ def _newest(feeds: Sequence[FeedInfo]) -> datetime | None:
     return max(dates) if dates else None
 
 
-def render_opml(site_title: str, base_url: str, feeds: Sequence[FeedInfo]) -> bytes:
-    """The OPML 2.0 document listing the "all", topic and custom feeds."""
+def render_opml(site_title: str, base_url: str, feeds: Sequence[FeedInfo], *, grouped: bool = False) -> bytes:
+    """An OPML 2.0 document listing ``feeds`` (archives never: they are
+    documents to walk back through).  ``grouped``: in one outline per kind
+    ("Topics", "Custom feeds"), without ``dateModified``, so the file
+    changes only when the list does."""
     listed = [f for f in feeds if f.kind in LISTED_KINDS]
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
@@ -68,9 +72,15 @@ def render_opml(site_title: str, base_url: str, feeds: Sequence[FeedInfo]) -> by
         f"    <title>{_text(site_title)}</title>",
     ]
     newest = _newest(listed)
-    if newest is not None:
+    if newest is not None and not grouped:
         lines.append(f"    <dateModified>{format_datetime(newest, usegmt=True)}</dateModified>")
     lines += ["    <docs>http://opml.org/spec2.opml</docs>", "  </head>", "  <body>"]
-    lines += [o for o in (_outline(base_url, f) for f in listed) if o is not None]
+    if grouped:
+        for kind, heading in (("topic", "Topics"), ("custom", "Custom feeds"), ("all", "All topics")):
+            members = [o for o in (_outline(base_url, f, "      ") for f in listed if f.kind == kind) if o]
+            if members:
+                lines += [f'    <outline text="{heading}" title="{heading}">', *members, "    </outline>"]
+    else:
+        lines += [o for o in (_outline(base_url, f) for f in listed) if o is not None]
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines).encode("utf-8")

@@ -16,10 +16,12 @@ how it is met here:
   a valid absolute URI (:func:`.feed.text`, :func:`.feed.uri`), so a writer
   never raises on, or emits, bad input;
 - RSS ``<description>`` is HTML, so the plain-text summary is HTML-escaped;
-  ``&`` and ``<`` are written as hexadecimal character references;
-- RSS ``<source url>`` must be the URL of the feed the item came from, so it
-  is only written for items that came from a remote feed (the provider's
-  name goes into ``dc:creator``);
+  ``&`` and ``<`` are written ``&amp;`` and ``&lt;``, the forms every parser
+  decodes (a widely used one leaves ``&#x26;`` undecoded in links);
+- every item names its author in ``dc:creator`` (RSS ``<author>`` must be an
+  e-mail address): the byline, else the provider, else the feed's author;
+  the provider is the item's ``<source>`` (its feed for a remote item, its
+  home page for a local one);
 - feed-level links (archive links included) come before the first item or
   entry; an empty feed has no RSS dates (there is no newest item).
 """
@@ -27,7 +29,6 @@ how it is met here:
 from __future__ import annotations
 
 import email.utils
-import html
 import mimetypes
 from datetime import UTC, datetime
 from typing import Any
@@ -37,13 +38,14 @@ from feedgen.ext.base import BaseEntryExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from .feed import Entry, FeedDoc, text, uri
+from .feed import Entry, FeedDoc
+from .values import text, uri
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 FH_NS = "http://purl.org/syndication/history/1.0"
-GENERATOR = ("aggregator", "https://github.com/aggregator/aggregator")
+GENERATOR = "aggregator"
 
 
 class _Links(BaseEntryExtension):  # type: ignore[misc]
@@ -59,8 +61,8 @@ class _Links(BaseEntryExtension):  # type: ignore[misc]
         assert self.item is not None
         image = self.item.image
         if image:
-            attrs = {"rel": "enclosure", "href": image}
-            kind = mimetypes.guess_type(image.split("?")[0])[0]
+            attrs = {"rel": "enclosure", "href": image.url}
+            kind = mimetypes.guess_type(image.url.split("?")[0])[0]
             if kind and kind.startswith("image/"):
                 attrs["type"] = kind
             # feedgen's Atom tree spells the namespace as a plain xmlns
@@ -68,19 +70,25 @@ class _Links(BaseEntryExtension):  # type: ignore[misc]
             etree.SubElement(entry, "link", attrs)
         for href, title in _related(self.item):
             etree.SubElement(entry, "link", {"rel": "related", "href": href, "title": title})
+        if self.item.provider:  # the provider as the entry's source (RFC 4287 4.2.11)
+            source = etree.SubElement(entry, "source")
+            if self.item.provider_url:
+                etree.SubElement(source, "id").text = self.item.provider_url
+                etree.SubElement(source, "link", {"href": self.item.provider_url})
+            etree.SubElement(source, "title").text = self.item.provider
         return entry
 
     def extend_rss(self, item: Any) -> Any:
         assert self.item is not None
         image = self.item.image
         if image:
-            attrs = {"url": image}
-            size = self.item.article.image
-            assert size is not None
-            if size.width:
-                attrs["width"] = str(size.width)
-            if size.height:
-                attrs["height"] = str(size.height)
+            attrs = {"url": image.url}
+            if image.width:
+                attrs["width"] = str(image.width)
+            if image.height:
+                attrs["height"] = str(image.height)
+            content = etree.SubElement(item, f"{{{MEDIA_NS}}}content", {"url": image.url, "medium": "image"})
+            content.attrib.update({k: v for k, v in attrs.items() if k != "url"})
             etree.SubElement(item, f"{{{MEDIA_NS}}}thumbnail", attrs)
         for href, title in _related(self.item):
             etree.SubElement(item, f"{{{ATOM_NS}}}link", {"rel": "related", "href": href, "title": title})
@@ -103,7 +111,11 @@ def _generator(doc: FeedDoc, fmt: str) -> FeedGenerator:
     fg.title(title)
     fg.author({"name": text(doc.author) or title})
     fg.language(text(doc.language))
-    fg.generator(GENERATOR[0], uri=GENERATOR[1])
+    fg.generator(GENERATOR, uri=uri(doc.generator_url))
+    if uri(doc.icon) and fmt == "atom":
+        fg.icon(uri(doc.icon))
+    if uri(doc.logo):
+        fg.logo(uri(doc.logo))  # Atom <logo>, RSS <image>
     fg.updated(doc.updated)
     fg.lastBuildDate(doc.updated)
     fg.pubDate(doc.updated)
@@ -132,16 +144,14 @@ def _entry(fg: FeedGenerator, item: Entry, fmt: str) -> FeedEntry:
     entry.link(href=link)
     entry.published(item.article.published)
     entry.updated(item.updated)
-    summary = item.synopsis
-    # RSS <description> is HTML; Atom <summary> stays type="text".
-    entry.description(html.escape(summary, quote=False) if fmt == "rss" else summary, isSummary=True)
-    if item.content is not None:
-        entry.content(item.content, type="html")
-    if item.author:
-        author = {"name": item.author}
-        if item.author_url:
-            author["uri"] = item.author_url
-        entry.author(author)
+    # RSS <description> is HTML: the image and the summary (some readers
+    # show it instead of the content); Atom <summary> stays type="text".
+    entry.description(item.teaser if fmt == "rss" else item.synopsis, isSummary=True)
+    entry.content(item.html, type="html")
+    author = {"name": item.author}
+    if item.author_url:
+        author["uri"] = item.author_url
+    entry.author(author)
     if item.categories:
         entry.category([{"term": c} for c in item.categories])
     return entry
@@ -154,6 +164,10 @@ def render_rss(doc: FeedDoc) -> bytes:
     rss, _doc = fg._create_rss()
     channel = rss.find("channel")
     channel.find("link").text = _home_url(doc, "rss")  # feedgen puts the self URL there
+    image = channel.find("image")
+    if image is not None:  # feedgen links the logo to the self URL: the page is where it leads
+        image.find("link").text = _home_url(doc, "rss")
+        image.find("title").text = text(doc.title) or doc.slug
     hub = uri(doc.hub)
     if hub:  # feedgen's RSS writes no atom:link but rel="self": the hub goes right after it
         self_link = next(e for e in channel.findall(f"{{{ATOM_NS}}}link") if e.get("rel") == "self")
@@ -167,7 +181,7 @@ def render_rss(doc: FeedDoc) -> bytes:
     for element, item in zip(channel.findall("item"), doc.entries, strict=True):
         _rss_item_fixups(element, item)
     _archive_links(channel, doc, "rss")
-    return _hex_references(_serialize(rss))
+    return _serialize(rss)
 
 
 def rfc822(moment: datetime) -> str:
@@ -185,12 +199,9 @@ def _rss_item_fixups(item: Any, entry: Entry) -> None:
         item.remove(author)
     for date in item.findall("pubDate"):
         date.text = rfc822(entry.article.published)
-    name = entry.author
-    if name:
-        etree.SubElement(item, f"{{{DC_NS}}}creator").text = name
-    origin = entry.source
-    if origin:
-        etree.SubElement(item, "source", {"url": origin}).text = name or origin
+    etree.SubElement(item, f"{{{DC_NS}}}creator").text = entry.author
+    if entry.provider and entry.provider_url:  # the provider as the item's source
+        etree.SubElement(item, "source", {"url": entry.provider_url}).text = entry.provider
 
 
 def render_atom(doc: FeedDoc) -> bytes:
@@ -233,12 +244,6 @@ _RSS_NAMESPACES = {"atom": ATOM_NS, "media": MEDIA_NS, "dc": DC_NS,
 
 def _link_tag(fmt: str) -> str:
     return f"{{{ATOM_NS}}}link" if fmt == "rss" else "link"
-
-
-def _hex_references(data: bytes) -> bytes:
-    """The RSS profile's advice: write ``&`` and ``<`` in character data as
-    hexadecimal character references (same XML, unambiguous to readers)."""
-    return data.replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
 
 
 def _serialize(root: Any) -> bytes:

@@ -1,0 +1,96 @@
+"""The HTML of an item, as every reader renders it.  Pure.
+
+Readers differ in what they show (``content:encoded`` or ``description``,
+Atom ``content``, JSON ``content_html``), and most of them ignore
+``media:thumbnail``, enclosures and ``rel="related"`` links and strip
+iframes.  So the HTML itself carries what a subscriber should see:
+
+1. the item's image, sized, with its title as ``alt``, linked to the article;
+2. for a video, a "Watch on YouTube" link (the player is an iframe: dropped);
+3. the body, else the featured content, else the summary;
+4. "Related coverage": up to five related articles, newest first.
+
+Every piece is already safe: bodies were sanitised when the article was
+published, plain text is escaped here, URLs are valid URIs.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+from ..media import video_site
+from ..urls import canonical_url
+from .values import link_uri, text
+
+if TYPE_CHECKING:
+    from ..model import Related
+    from .feed import Entry, FeedDoc
+
+MAX_RELATED = 5
+
+
+def _e(value: str) -> str:
+    return html.escape(value, quote=True)
+
+
+def item_html(entry: Entry, doc: FeedDoc) -> str:
+    """The whole HTML of ``entry``: image, video link, body, related coverage."""
+    article = entry.article
+    parts = [_image(entry)] if entry.image else []
+    if article.video_url:
+        watch = link_uri(article.video_url, doc.strip_params)
+        if watch:
+            where = video_site(watch, entry.provider)
+            parts.append(f'<p><a href="{_e(watch)}">{_e(doc.words.watch_on.format(where=where))}</a></p>')
+    body = article.content_html or article.featured_html
+    if body:
+        parts.append(body)
+    if not article.content_html and entry.synopsis and (not body or entry.summary):
+        parts.append(f"<p>{_e(entry.synopsis)}</p>")
+    coverage = _coverage(entry, doc)
+    if coverage:
+        parts.append(coverage)
+    return "\n".join(parts)
+
+
+def teaser(entry: Entry) -> str:
+    """A short HTML of the item: its image and its summary (RSS
+    ``<description>``, which some readers show instead of the content)."""
+    parts = [_image(entry)] if entry.image else []
+    parts.append(f"<p>{_e(entry.synopsis)}</p>")
+    return "\n".join(parts)
+
+
+def _image(entry: Entry) -> str:
+    image = entry.image
+    assert image is not None
+    size = "".join(f' {name}="{value}"' for name, value in (("width", image.width), ("height", image.height))
+                   if value)
+    alt = _e(image.title or entry.title)
+    return f'<p><a href="{_e(entry.link)}"><img src="{_e(image.url)}" alt="{alt}"{size}></a></p>'
+
+
+def _coverage(entry: Entry, doc: FeedDoc) -> str:
+    own = canonical_url(entry.article.url)
+    seen = {own}
+    rows = []
+    for related in _newest_first(entry.article.related):
+        url = link_uri(related.url, doc.strip_params)
+        key = canonical_url(related.url)
+        if url is None or key in seen:
+            continue
+        seen.add(key)
+        provider = f" · {_e(text(related.provider))}" if related.provider else ""
+        rows.append(f'<li><a href="{_e(url)}">{_e(text(related.title))}</a>{provider}</li>')
+        if len(rows) == MAX_RELATED:
+            break
+    if not rows:
+        return ""
+    return f"<p><strong>{_e(doc.words.related_coverage)}</strong></p>\n<ul>{''.join(rows)}</ul>"
+
+
+def _newest_first(related: tuple[Related, ...]) -> list[Related]:
+    """Newest first; undated ones after, in their order."""
+    dated = sorted((r for r in related if r.published), key=lambda r: r.published, reverse=True)  # type: ignore[arg-type, return-value]
+    return dated + [r for r in related if not r.published]
