@@ -314,3 +314,11 @@ def test_years_before_1000_keep_four_digits(fmt: str) -> None:
         return
     entry = feedparser.parse(data).entries[0]
     assert entry.published_parsed.tm_year == 1
+
+
+def test_the_shipped_icons_are_what_the_generator_draws() -> None:
+    from aggregator.writers.icons import ICON_SIZE, LOGO_SIZE, asset, png
+
+    assert asset("icon.png") == png(ICON_SIZE)
+    assert asset("logo.png") == png(LOGO_SIZE)
+    assert asset("icon.png").startswith(b"\x89PNG\r\n\x1a\n")
