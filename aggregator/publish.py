@@ -72,7 +72,7 @@ def plan_feeds(config: Config, ranking: Ranking) -> list[PlannedFeed]:
 
     def plan(kind: str, slug: str, stem: str, name: str, title: str, description: str, picks: tuple[Pick, ...], *,
              topic: str | None = None, per_day: tuple[int, ...] = (), month: str | None = None,
-             prev: str | None = None, current: str | None = None) -> PlannedFeed:
+             prev: str | None = None, current: str | None = None, following: str | None = None) -> PlannedFeed:
         formats = FEEDS if month else FORMATS  # archives have no page of their own: their topic's is theirs
         files = tuple((fmt, stem + f.suffix) for fmt, f in formats.items())
         doc = dataclasses.replace(
@@ -80,6 +80,8 @@ def plan_feeds(config: Config, ranking: Ranking) -> list[PlannedFeed]:
             home_url=base + (current or stem) + ".html",
             urls=tuple((fmt, base + path) for fmt, path in files if fmt in FEEDS),
             prev_archive=tuple((fmt, base + prev + f.suffix) for fmt, f in FEEDS.items()) if prev else (),
+            next_archive=tuple((fmt, base + following + f.suffix) for fmt, f in FEEDS.items() if fmt != "json")
+            if following else (),
             archive=month is not None,
             current=tuple((fmt, base + current + f.suffix) for fmt, f in FEEDS.items()) if current else ())
         item_names = tuple(names(p) for p in picks)
@@ -102,7 +104,8 @@ def plan_feeds(config: Config, ranking: Ranking) -> list[PlannedFeed]:
             archives.append(plan(
                 "archive", slug, stems[i], f"{name}, {month}", f"{site.title}: {name}, {month}",
                 f"Every article on the topic {name} published in {month}, oldest first.", picks,
-                topic=name, month=month, prev=stems[i - 1] if i else None, current=slug))
+                topic=name, month=month, prev=stems[i - 1] if i else None, current=slug,
+                following=stems[i + 1] if i + 1 < len(stems) else None))
         live.append(plan("topic", slug, slug, name, f"{site.title}: {name}",
                          site.description or f"Ranked articles on the topic {name} from {site.title}.",
                          ranking.feeds[key], topic=name, per_day=ranking.per_day.get(key, ()),

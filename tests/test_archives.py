@@ -369,7 +369,10 @@ def test_a_new_newest_month_moves_the_live_feeds_prev_archive(project: Project) 
     before, report = added_after_a_build(project, new)
     written = set(report["outputs"]["written"])
     assert files_of("archive/ai/2025-02", "ai", "all") <= written
-    assert written - files_of("archive/ai/2025-02", "ai", "all") <= {"index.json", "index.html", "index.opml"}
+    # January's RSS and Atom gain a next-archive link to February (JSON Feed only walks back).
+    assert {"archive/ai/2025-01.xml", "archive/ai/2025-01.atom"} <= written
+    assert written - files_of("archive/ai/2025-02", "ai", "all") - {
+        "archive/ai/2025-01.xml", "archive/ai/2025-01.atom"} <= {"index.json", "index.html", "index.opml"}
     assert touched(project.out, before) == written
     for fmt, suffix in SUFFIX.items():
         assert links_of(project.out / f"ai{suffix}")["prev-archive"] == f"{BASE}archive/ai/2025-02{suffix}"
@@ -392,9 +395,11 @@ def test_emptying_a_month_removes_it_and_relinks_the_chain(project: Project) -> 
     gone = files_of("archive/ai/2024-02")
     assert set(report["outputs"]["removed"]) == gone
     assert not any((project.out / p).exists() for p in gone)
-    # Only April (whose prev-archive moves to January) is rewritten, and the manifest.
-    assert set(report["outputs"]["written"]) == files_of("archive/ai/2024-04") | {"index.json"}
-    assert touched(project.out, before) == files_of("archive/ai/2024-04") | {"index.json"}
+    # Only April (whose prev-archive moves to January), January's RSS and Atom (whose next-archive
+    # moves to April) and the manifest are rewritten.
+    rewritten = files_of("archive/ai/2024-04") | {"archive/ai/2024-01.xml", "archive/ai/2024-01.atom", "index.json"}
+    assert set(report["outputs"]["written"]) == rewritten
+    assert touched(project.out, before) == rewritten
     months = [m for m in AI_MONTHS if m != "2024-02"]
     for fmt, suffix in SUFFIX.items():
         assert links_of(project.out / f"archive/ai/2024-04{suffix}")["prev-archive"] == \
@@ -419,13 +424,17 @@ def test_emptying_the_newest_month_relinks_the_live_feed(project: Project) -> No
 def test_filling_a_gap_month_rewrites_only_the_month_after_it(project: Project) -> None:
     march = Item("mar-ai", "2024-03-15T12:00:00Z")
     before, report = added_after_a_build(project, march)
-    # The new month, April (its prev-archive moves to March) and the manifest; no live feed shows March.
-    expected = files_of("archive/ai/2024-03", "archive/ai/2024-04") | {"index.json"}
+    # The new month, April (its prev-archive moves to March), February's RSS and Atom (next-archive)
+    # and the manifest; no live feed shows March.
+    expected = files_of("archive/ai/2024-03", "archive/ai/2024-04") | {
+        "archive/ai/2024-02.xml", "archive/ai/2024-02.atom", "index.json"}
     assert set(report["outputs"]["written"]) == expected
     assert touched(project.out, before) == expected
     assert links_of(project.out / "archive/ai/2024-04.xml")["prev-archive"] == f"{BASE}archive/ai/2024-03.xml"
     assert links_of(project.out / "archive/ai/2024-03.xml")["prev-archive"] == f"{BASE}archive/ai/2024-02.xml"
     assert ids_of(project.out / "archive/ai/2024-03.atom") == [march.url]
+    assert links_of(project.out / "archive/ai/2024-02.atom")["next-archive"] == f"{BASE}archive/ai/2024-03.atom"
+    assert "next-archive" not in links_of(project.out / "archive/ai/2025-01.atom")  # the newest has none
 
 
 def test_a_duplicate_url_is_archived_once_in_the_winning_copys_month(project: Project) -> None:

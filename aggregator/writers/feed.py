@@ -41,6 +41,7 @@ class FeedDoc:
     urls: tuple[tuple[str, str], ...]
     hub: str | None = None
     prev_archive: tuple[tuple[str, str], ...] = ()  # format -> URL (RFC 5005)
+    next_archive: tuple[tuple[str, str], ...] = ()  # archives but the newest: format -> the next month's URL
     archive: bool = False  # this document is an archive page (RFC 5005)
     current: tuple[tuple[str, str], ...] = ()  # for archives: format -> live feed URL
     icon: str | None = None

@@ -38,7 +38,7 @@ from feedgen.ext.base import BaseEntryExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from .feed import Entry, FeedDoc
+from .feed import Entry, FeedDoc, rfc3339
 from .values import text, uri
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -76,6 +76,8 @@ class _Links(BaseEntryExtension):  # type: ignore[misc]
                 etree.SubElement(source, "id").text = self.item.provider_url
                 etree.SubElement(source, "link", {"href": self.item.provider_url})
             etree.SubElement(source, "title").text = self.item.provider
+            # RFC 4287 4.2.11: a source keeps its feed's updated; ours is the item's own.
+            etree.SubElement(source, "updated").text = rfc3339(self.item.updated)
         return entry
 
     def extend_rss(self, item: Any) -> Any:
@@ -219,12 +221,15 @@ def render_atom(doc: FeedDoc) -> bytes:
 
 def _archive_links(parent: Any, doc: FeedDoc, fmt: str) -> None:
     """RFC 5005 archive links: prev-archive on every page that has an
-    older one, ``current`` and ``fh:archive`` on archive pages.  Feed
-    metadata must precede the first item/entry (Atom requires it)."""
+    older one, next-archive on every archive that has a newer one (so the
+    oldest is linked too: validators call an unlinked archive incomplete),
+    ``current`` and ``fh:archive`` on archive pages.  Feed metadata must
+    precede the first item/entry (Atom requires it)."""
     elements = []
-    prev = uri(dict(doc.prev_archive).get(fmt))
-    if prev:
-        elements.append(etree.Element(_link_tag(fmt), {"rel": "prev-archive", "href": prev}))
+    for rel, links in (("prev-archive", doc.prev_archive), ("next-archive", doc.next_archive)):
+        href = uri(dict(links).get(fmt))
+        if href:
+            elements.append(etree.Element(_link_tag(fmt), {"rel": rel, "href": href}))
     if doc.archive:
         current = uri(dict(doc.current).get(fmt))
         if current:
