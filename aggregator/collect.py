@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -24,6 +23,7 @@ from .executor import Executor
 from .model import ParseResult, Problem, summarize
 from .parsekey import ParseOptions, fingerprint
 from .rankstore import Copy, RankIndex, Rules, solo_rows
+from .state import codec
 from .store import FileStat, Store
 
 BATCH = 256
@@ -37,13 +37,15 @@ class _Batch:
 
 
 # One file's parse as a worker sends it back: a plain tuple, because a named
-# tuple pickles twice as slowly (its ``__getnewargs__`` is Python code, run
-# for every file).  The blobs are pickled in the worker, so the build
-# process stores them as they are and unpickles only the problems, if any.
+# tuple pickles twice as slowly across the process boundary (its
+# ``__getnewargs__`` is Python code, run for every file).  The blobs are
+# encoded for the state file in the worker (state/codec.py: JSON, never a
+# pickle), so the build process stores them as they are and decodes only
+# the problems, if any.
 #   path, stat: the file as found
-#   copies: per article (id, published, pickled Summary)
-#   problems: the pickled tuple of Problems; None when there are none
-#   result: the pickled ParseResult
+#   copies: per article (id, published, encoded Summary)
+#   problems: the encoded Problems; None when there are none
+#   result: the encoded ParseResult
 #   cacheable: False after an I/O failure: the next run must try again
 #   solos: per article, its URL's Rows as if it had no other copy (cold builds only)
 Parsed = tuple[str, FileStat, tuple[Copy, ...], bytes | None, bytes, bool, tuple[tuple[Any, ...], ...]]
@@ -55,12 +57,12 @@ def parse_batch(batch: _Batch) -> list[Parsed]:
     rules = batch.rules
     for found in batch.files:
         result = read_and_parse(found, batch.options)
-        blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        blob = codec.dumps_result(result)
         # One file holds one article: the blob's hash is that article's digest.
         digest = hashlib.blake2b(blob, digest_size=12).hexdigest() if len(result.articles) == 1 else None
         summaries = [summarize(a, digest) for a in result.articles]
-        copies = tuple((s.id, s.published, pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)) for s in summaries)
-        problems = pickle.dumps(result.problems, protocol=pickle.HIGHEST_PROTOCOL) if result.problems else None
+        copies = tuple((s.id, s.published, codec.dumps_summary(s)) for s in summaries)
+        problems = codec.dumps_problems(result.problems) if result.problems else None
         # The ranking's rows for each URL as if it had no other copy: the
         # build process then only writes them (work done here runs on
         # every core; work done there competes with these workers).
@@ -160,7 +162,7 @@ def _emptied(parsed: Parsed) -> Parsed:
     path = parsed[0]
     problem = Problem(path, "file is empty now but had an article (rewritten in place?); read again next run",
                       "failed")
-    return (path, parsed[1], (), pickle.dumps((problem,), protocol=pickle.HIGHEST_PROTOCOL), parsed[4], False, ())
+    return (path, parsed[1], (), codec.dumps_problems((problem,)), parsed[4], False, ())
 
 
 @dataclass
@@ -229,13 +231,13 @@ def collect_local(files: Iterable[Found], store: Store, index: RankIndex, execut
             if progress:
                 progress(1)
             if problems is not None:
-                yield path, pickle.loads(problems)  # noqa: S301 - made by our own worker
+                yield path, codec.loads_problems(problems)
     stats.files = stats.parsed + len(unchanged)
     if progress and unchanged:
         progress(len(unchanged))
     for path, blob in store.problems(fp):
         if path in unchanged:
-            yield path, pickle.loads(blob)  # noqa: S301 - our own state file, never input
+            yield path, codec.loads_problems(blob)
     # Rows of vanished files, and of other program versions or settings.
     index.drop_origins(gone)
     store.forget(gone + failed, keep_fingerprint=fp)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from .codeid import code_id
 from .config import Config
 from .model import Article, FeedInfo
 from .rank import Pick, Ranking
+from .state import codec
 from .topics import slugify, topic_key
 from .writers.feed import FeedDoc
 from .writers.formats import FEEDS, FORMATS
@@ -39,7 +39,7 @@ from .writers.words import words_for
 NEWEST = 5
 ICON, LOGO = "icon.png", "logo.png"  # generated into the output unless site.icon / site.logo name others
 Loader = Callable[[str, str], Article | None]  # (origin, id) -> article
-# (origin, id) -> the pickled Article, or the pickled ParseResult holding it
+# (origin, id) -> the encoded Article, or the encoded ParseResult holding it (state codec)
 RawLoader = Callable[[str, str], bytes | None]
 
 
@@ -173,14 +173,14 @@ def load_items(feed: PlannedFeed, load: Loader, limit: int | None = None) -> tup
 @dataclass(frozen=True)
 class RenderJob:
     """A feed document and the files to render from it: pure data, so jobs
-    can run on the executor's workers.  The items travel still pickled, as
-    the state store holds them (``raw``): the worker unpickles them, so the
-    build process neither unpickles nor pickles again every article it
+    can run on the executor's workers.  The items travel still encoded, as
+    the state store holds them (``raw``): the worker decodes them, so the
+    build process neither decodes nor encodes again every article it
     sends (the build process is what the render workers wait on)."""
 
     doc: FeedDoc  # without items
     files: tuple[tuple[str, str], ...]  # (format, path)
-    raw: tuple[tuple[bytes, str, tuple[str, ...]], ...] = ()  # per item: pickled Article or ParseResult, id, names
+    raw: tuple[tuple[bytes, str, tuple[str, ...]], ...] = ()  # per item: encoded Article or ParseResult, id, names
 
 
 def render_job(job: RenderJob) -> list[tuple[str, bytes]]:
@@ -192,8 +192,7 @@ def render_job(job: RenderJob) -> list[tuple[str, bytes]]:
 def _items(raw: Sequence[tuple[bytes, str, tuple[str, ...]]], strip_params: tuple[str, ...]) -> tuple[Article, ...]:
     found = []
     for blob, article_id, names in raw:
-        loaded = pickle.loads(blob)  # noqa: S301 - from our own state store or this run's fetch
-        articles = (loaded,) if isinstance(loaded, Article) else loaded.articles
+        articles = codec.loads_articles(blob)
         article = next((a for a in articles if a.id == article_id), None)
         if article is not None:  # else it vanished mid-run: left out
             found.append(with_content(article, strip_params, topics=names))
@@ -201,7 +200,7 @@ def _items(raw: Sequence[tuple[bytes, str, tuple[str, ...]]], strip_params: tupl
 
 
 def load_job(feed: PlannedFeed, load: RawLoader, formats: Sequence[str] | None = None) -> RenderJob:
-    """``feed``'s render job: its items as ``load`` returns them, pickled."""
+    """``feed``'s render job: its items as ``load`` returns them, encoded."""
     raw = tuple((blob, pick.id, names) for pick, names in zip(feed.picks, feed.names, strict=True)
                 if (blob := load(pick.origin, pick.id)) is not None)
     return RenderJob(feed.doc, tuple((fmt, path) for fmt, path in feed.info.files if formats is None or fmt in formats),

@@ -6,7 +6,7 @@ feed it every article on every run and hold a summary per URL meanwhile.
 :class:`RankIndex` keeps the same ranking as indexed rows of the state store:
 
 - ``copies``: one row per copy of an article (a file's article, a remote
-  item): its URL, where it comes from and its pickled summary;
+  item): its URL, where it comes from and its summary;
 - ``urls``: per URL what :func:`aggregate` made of its copies (the winning
   copy, its merged topics, its topic spellings...) and its rank key;
 - ``members`` and ``custom_members``: (feed, rank key, URL) per live URL and
@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import pickle
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -47,6 +46,7 @@ from .config import FilterSettings, RankingSettings
 from .custom import CustomFeed, Matcher, capped
 from .model import Problem, Summary
 from .rank import DAY, Pick, Ranking, RankKey, copy_choice, day_window, effective_quality, month_of, rank_key_with
+from .state import codec
 from .topics import display_name, topic_key
 
 FLUSH_EVERY = 4096  # URLs between two batches of SQL writes
@@ -102,11 +102,11 @@ def _s(data: bytes) -> str:
     return data.decode("utf-8", "surrogatepass")
 
 
-Copy = tuple[str, float, bytes]  # an article copy: id, published, pickled Summary
+Copy = tuple[str, float, bytes]  # an article copy: id, published, its Summary (state codec)
 
 
 def copy_of(item: Summary) -> Copy:
-    return (item.id, item.published, pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
+    return (item.id, item.published, codec.dumps_summary(item))
 
 
 class UrlState(NamedTuple):
@@ -204,10 +204,9 @@ class Rows(NamedTuple):
 def encode(state: UrlState, article_id: str, rules: Rules) -> Rows:
     rank = state.rank
     # The winning copy as a plain tuple: a feed's picks are read from here,
-    # without a look-up of the copy (and a tuple unpickles fastest).
-    item = tuple(state.item) if state.item is not None else None
-    extra = pickle.dumps((state.day, state.quality, state.topics, state.names, state.filtered, state.custom, item),
-                         protocol=pickle.HIGHEST_PROTOCOL)
+    # without a look-up of the copy.
+    item = list(state.item) if state.item is not None else None
+    extra = codec.dumps([state.day, state.quality, state.topics, state.names, state.filtered, state.custom, item])
     url = (_b(article_id), int(state.live), rank[0] if rank else None, rank[1] if rank else None, extra)
     live = state.live and rank is not None
     return Rows(url, tuple(_b(t) for t in state.topics) if live else (), state.day, state.custom if live else (),
@@ -217,10 +216,10 @@ def encode(state: UrlState, article_id: str, rules: Rules) -> Rows:
 def decode(row: Sequence[Any]) -> UrlState:
     """The state of a ``urls`` row (its columns in table order)."""
     ident, live, r0, r1, extra = row
-    day, quality, topics, names, filtered, custom, item = pickle.loads(extra)  # noqa: S301 - our own state file
+    day, quality, topics, names, filtered, custom, item = codec.loads(extra)
     rank = (r0, r1, _s(ident)) if r0 is not None else None
-    return UrlState(bool(live), rank, Summary._make(item) if item is not None else None, day, quality, topics, names,
-                    filtered, custom)
+    return UrlState(bool(live), rank, codec.summary_of(item) if item is not None else None, day, quality,
+                    tuple(topics), tuple(names), filtered, tuple(custom))
 
 
 def solo_rows(item: Summary, rules: Rules) -> tuple[Any, ...]:
@@ -436,7 +435,7 @@ class RankIndex:
         stored = self.conn.execute("SELECT cid, origin, pos, id, summary FROM copies WHERE remote = 1").fetchall()
         for cid, origin, pos, ident, blob in stored:
             same = wanted.get((origin, pos))
-            if same is not None and pickle.loads(blob) == same:  # noqa: S301 - our own state file
+            if same is not None and codec.loads_summary(blob) == same:
                 del wanted[(origin, pos)]
                 continue
             if self._dirty is not None:
@@ -480,7 +479,7 @@ class RankIndex:
         self._set_meta("rank_key", self._key)
 
     def _state(self, copies: Iterable[bytes]) -> UrlState:
-        return aggregate([pickle.loads(blob) for blob in copies], self.rules)  # noqa: S301 - our own state file
+        return aggregate([codec.loads_summary(blob) for blob in copies], self.rules)
 
     def _rebuild_all(self) -> None:
         self._drop(_DERIVED_INDEXES)
@@ -528,7 +527,7 @@ class RankIndex:
         rows = self.conn.execute("SELECT summary FROM copies WHERE published > ?",
                                  (self.rules.latest_allowed,))
         for (blob,) in rows:
-            item: Summary = pickle.loads(blob)  # noqa: S301 - our own state file
+            item = codec.loads_summary(blob)
             if item.removed:
                 continue
             due = min(due, item.published - self.rules.filters.max_future)
@@ -540,10 +539,9 @@ class RankIndex:
         return int(self._meta("rank_filtered") or 0)
 
     def _picks(self, rows: Iterable[tuple[bytes]]) -> Iterator[Pick]:
-        make = Summary._make
         for (extra,) in rows:
-            state = pickle.loads(extra)  # noqa: S301 - our own state file
-            yield Pick(make(state[6]), state[2])
+            state = codec.loads(extra)
+            yield Pick(codec.summary_of(state[6]), tuple(state[2]))
 
     def result(self, max_items: int, *, archives: bool = False) -> Ranking:
         """The same :class:`Ranking` as :meth:`Ranker.result` for the same
@@ -555,13 +553,13 @@ class RankIndex:
         months: dict[str, dict[str, tuple[Pick, ...]]] = {}
         shared: dict[bytes, Pick] = {}  # archives: one Pick per URL, however many topics list it
         stored = dict(conn.execute("SELECT topic, data FROM topic_results WHERE max_items=?", (max_items,)))
-        make = Summary._make
         for topic_b, newest in conn.execute("SELECT topic, MAX(day) FROM days GROUP BY topic").fetchall():
             key = _s(topic_b)
             data = stored.get(topic_b)
             if data is not None:
-                picks, topics[key], per_day[key] = pickle.loads(data)  # noqa: S301 - our own state file
-                feeds[key] = tuple(Pick(make(item), topic_keys) for item, topic_keys in picks)
+                picks, topics[key], days = codec.loads(data)
+                per_day[key] = tuple(days)
+                feeds[key] = tuple(Pick(codec.summary_of(item), tuple(topic_keys)) for item, topic_keys in picks)
             else:
                 feeds[key] = tuple(self._picks(conn.execute(
                     "SELECT u.state FROM members m JOIN urls u ON u.id = m.id "
@@ -573,8 +571,8 @@ class RankIndex:
                 counts = Counter(dict(conn.execute("SELECT day, n FROM days WHERE topic=? AND day > ?",
                                                    (topic_b, newest - 30))))
                 per_day[key] = day_window(counts)
-                picks = tuple((tuple(pick.item), pick.topic_keys) for pick in feeds[key])
-                data = pickle.dumps((picks, topics[key], per_day[key]), protocol=pickle.HIGHEST_PROTOCOL)
+                picks = [[list(pick.item), pick.topic_keys] for pick in feeds[key]]
+                data = codec.dumps([picks, topics[key], per_day[key]])
                 conn.execute("INSERT OR REPLACE INTO topic_results VALUES (?, ?, ?)", (topic_b, max_items, data))
             if archives:
                 months[key] = self._months(topic_b, shared)

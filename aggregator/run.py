@@ -6,7 +6,6 @@ feeds that changed, and report.  :func:`aggregator.pipeline.build` calls
 
 from __future__ import annotations
 
-import pickle
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -35,6 +34,7 @@ from .publish import (
 )
 from .rankstore import RankIndex, Rules
 from .report import Report
+from .state import codec
 from .store import OutputStat, Store
 
 # Fewer feeds to render than this are rendered in this process: a touched
@@ -95,7 +95,7 @@ def run(config: Config, store: Store, now: datetime, executor: Executor, *, offl
     def load_raw(origin: str, article_id: str) -> bytes | None:
         article = remote.get((origin, article_id))
         if article is not None:
-            return pickle.dumps(article, protocol=pickle.HIGHEST_PROTOCOL)
+            return codec.dumps_article(article)
         return store.result_blob(origin)
 
     feeds = plan_feeds(config, ranking)

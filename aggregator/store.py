@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import pickle
 import sqlite3
 import stat
 from collections.abc import Iterator
@@ -24,8 +23,9 @@ from typing import Any
 from .errors import LockedError, StateDamaged, StateError
 from .model import Article, ParseResult
 from .rankstore import TABLES as RANK_TABLES
+from .state import codec
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6  # 6: JSON (state/codec.py) instead of pickles
 # An article file as found: size, mtime_ns, inode and ctime_ns (a chmod or
 # chown changes only the ctime, and may make a cached file unreadable).
 FileStat = tuple[int, int, int, int]
@@ -174,19 +174,19 @@ class Store:
         return {path: (size, mtime, inode, ctime) for path, size, mtime, inode, ctime in rows}
 
     def problems(self, fingerprint: str) -> Iterator[tuple[str, bytes]]:
-        """(path, pickled problems) of every cache row made with this
+        """(path, encoded problems) of every cache row made with this
         fingerprint whose file had problems."""
         yield from self.conn.execute("SELECT path, problems FROM parsed WHERE fingerprint=? AND problems IS NOT NULL",
                                      (fingerprint,))
 
     def result_blob(self, path: str) -> bytes | None:
-        """The pickled :class:`ParseResult` of ``path``, as cached."""
+        """The encoded :class:`ParseResult` of ``path``, as cached."""
         row = self.conn.execute("SELECT result FROM results WHERE path=?", (path,)).fetchone()
         return None if row is None else bytes(row[0])
 
     def load_result(self, path: str) -> ParseResult | None:
         blob = self.result_blob(path)
-        return None if blob is None else pickle.loads(blob)  # noqa: S301 - our own state file
+        return None if blob is None else codec.loads_result(blob)
 
     def load_article(self, path: str, article_id: str) -> Article | None:
         result = self.load_result(path)

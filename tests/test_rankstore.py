@@ -5,7 +5,6 @@ added, removed, remote items, the clock moving either way, new settings)."""
 from __future__ import annotations
 
 import math
-import pickle
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +19,7 @@ from aggregator.custom import CustomFeed
 from aggregator.model import Summary
 from aggregator.rank import Ranker, Ranking
 from aggregator.rankstore import RankIndex, Rules, copy_of, solo_rows
+from aggregator.state import codec
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 DAY = 86400.0
@@ -111,7 +111,7 @@ class Index:
             index.reset_local()
             # As a cold build does: the workers make each copy's solo rows.
             batch = [(path, [copy_of(s) for s in with_origin(items, path)]) for path, items in local.items()]
-            index.add_files([(path, copies, [solo_rows(pickle.loads(c[2]), index.rules) for c in copies])
+            index.add_files([(path, copies, [solo_rows(codec.loads_summary(c[2]), index.rules) for c in copies])
                              for path, copies in batch])
         else:
             for path, items in local.items():

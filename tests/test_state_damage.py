@@ -246,3 +246,19 @@ def test_damage_inside_the_python_api_is_a_state_error(tmp_path: Path) -> None:
     report = build(load_config(project.config))
     assert report.exit_code == 1 and report.state_rebuilt == str(state)
     assert sqlite3.connect(state).execute("PRAGMA quick_check").fetchone() == ("ok",)
+
+
+def test_the_state_file_holds_no_pickle(site: Project) -> None:
+    """Nothing stored can run code when read: every value is plain SQL or JSON."""
+    conn = sqlite3.connect(_state(site))
+    try:
+        tables = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        assert {"parsed", "results", "copies", "urls", "outputs"} <= set(tables)
+        for table in tables:
+            for row in conn.execute(f"SELECT * FROM {table}"):
+                for value in row:
+                    if isinstance(value, bytes | str):
+                        data = value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")
+                        assert not data.startswith(b"\x80"), (table, data[:20])  # a pickle's first byte
+    finally:
+        conn.close()

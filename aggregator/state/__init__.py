@@ -1,0 +1,1 @@
+"""The state file: one SQLite database that owns the build's caches and history."""
