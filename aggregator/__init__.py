@@ -13,12 +13,9 @@ See :func:`build` for its options (``now``, ``executor``, ``offline``...).
 
 from __future__ import annotations
 
-# The single source of the version (pyproject.toml reads it from here);
-# importlib.metadata would cost a cron run ~60 ms of start-up.
-__version__ = "0.2.0"
-
-from .config import Config, load_config
-from .errors import (
+from aggregator.build.pipeline import build
+from aggregator.config import Config, load_config
+from aggregator.errors import (
     AggregatorError,
     ConfigError,
     FetchError,
@@ -28,9 +25,9 @@ from .errors import (
     StateError,
     WriteError,
 )
-from .model import Article, FeedInfo, Problem
-from .pipeline import build
-from .report import Report
+from aggregator.model import Article, FeedInfo, Problem
+from aggregator.report import Report
+from aggregator.version import __version__
 
 __all__ = [
     "AggregatorError",

@@ -1,4 +1,4 @@
-"""The command line: a thin layer over :mod:`aggregator.pipeline`.
+"""The command line: a thin layer over :mod:`aggregator.build.pipeline`.
 
 Exit codes: 0 everything built · 1 built, but some inputs were skipped or
 failed · 2 fatal (usage, config, nothing built) · 3 another run holds the
@@ -15,14 +15,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import __version__
-from .config import Config, header_value_error, load_config
-from .errors import AggregatorError, LockedError
-from .executor import make_executor
-from .output import atomic_write
-from .pipeline import build
-from .progress import progress_bar
-from .report import EXIT_FATAL, EXIT_LOCKED, Report, printable
+from aggregator import __version__
+from aggregator.build.pipeline import build
+from aggregator.build.progress import progress_bar
+from aggregator.config import Config, header_value_error, load_config
+from aggregator.errors import AggregatorError, LockedError
+from aggregator.executor import make_executor
+from aggregator.publishing.output import atomic_write
+from aggregator.report import EXIT_FATAL, EXIT_LOCKED, Report, printable
 
 log = logging.getLogger("aggregator")
 
@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = _config(args)
         if args.command == "serve":
-            from .serve import serve
+            from aggregator.publishing.serve import serve
 
             serve(config.output_dir, host=args.host, port=args.port, cache_control=_cache_control(args, config),
                   limits=config.serve)

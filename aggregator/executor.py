@@ -112,7 +112,7 @@ def _context() -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")  # pragma: no cover - not Linux
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["aggregator.collect", "aggregator.publish"])
+    context.set_forkserver_preload(["aggregator.sources.local.collect", "aggregator.publishing.feeds"])
     return context
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from fnmatch import translate
 from urllib.parse import parse_qs, urlsplit
 
-from .model import Image
+from aggregator.model import Image
 
 # A YouTube video id: 11 characters of the URL-safe base64 alphabet.
 _YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")

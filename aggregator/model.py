@@ -73,7 +73,7 @@ class Article(_Compact):
     and ``summary`` are plain text already stripped of XML-illegal characters.
     A local article's body is kept as written in ``body_source`` (text, base
     URL, whether it is Markdown) until it is published:
-    :func:`aggregator.articles.with_content` renders and sanitises it into
+    :func:`aggregator.sources.local.articles.with_content` renders and sanitises it into
     ``content_html`` then (most parsed articles are never published, and
     rendering a body costs more than parsing its front matter).
     ``quality`` is ``None`` when the input carried none: the ranker applies

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import Problem
+from aggregator.model import Problem
 
 # What a terminal or a mail reader must not receive raw from input text (file
 # names, remote error text): line breaks would forge report lines, escape

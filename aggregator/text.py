@@ -13,7 +13,7 @@ import unicodedata
 
 import nh3
 
-from .urls import resolve_url, strip_tracking
+from aggregator.urls import resolve_url, strip_tracking
 
 # Code points outside the XML 1.0 ``Char`` production (C0 controls except
 # tab/LF/CR, surrogates, U+FFFE/U+FFFF) make XML output ill-formed; C1

@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aggregator.remote import FetchSettings, SourceConfig, collect_sources
+from aggregator.sources.remote import FetchSettings, SourceConfig, collect_sources
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 

@@ -1,7 +1,7 @@
 """Load run of the feed server: conditional and plain GETs on 127.0.0.1.
 
 Builds a small output folder (``--topics`` feeds in three formats, each
-about ``--size`` bytes), serves it with :func:`aggregator.serve.make_app`
+about ``--size`` bytes), serves it with :func:`aggregator.publishing.serve.make_app`
 under uvicorn in a background thread, and drives it from ``--clients``
 threads, each with its own keep-alive httpx client.  Four in five requests
 are conditional (If-None-Match with the current ETag, as a polling reader
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from aggregator.serve import background_server, make_app
+from aggregator.publishing.serve import background_server, make_app
 
 FORMATS = (".xml", ".atom", ".json")
 

@@ -106,7 +106,7 @@ def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
 def test_every_config_row_of_the_readme_is_the_field_documentation() -> None:
     """The README's table is the documentation of each key, range included:
     one text, kept in the field declaration."""
-    from aggregator.settings import documented
+    from aggregator.config.settings import documented
 
     rows = []
     for key, tp, meta in _documented_fields(Config):
@@ -130,7 +130,7 @@ def _documented_fields(cls: type, prefix: str = "") -> Iterator[tuple[str, objec
 
 
 def test_every_number_has_a_range() -> None:
-    from aggregator.settings import Bytes, Seconds
+    from aggregator.config.settings import Bytes, Seconds
 
     numeric = (int, float, Seconds, Bytes)
     unbounded = []

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from aggregator.build.lock import run_lock
 from aggregator.errors import LockedError
-from aggregator.lock import run_lock
 
 NOW = "2024-06-01T00:00:00Z"
 CONFIG = ('site: {title: "T", base_url: "https://example.org/feeds/"}\n'
@@ -241,7 +241,7 @@ def test_the_lock_is_not_inherited_and_excludes_the_same_process(tmp_path: Path)
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
     # Another process sees it held.
-    code = ("import sys; from pathlib import Path; from aggregator.lock import run_lock\n"
+    code = ("import sys; from pathlib import Path; from aggregator.build.lock import run_lock\n"
             "from aggregator.errors import LockedError\n"
             "try:\n    with run_lock(Path(sys.argv[1])): print('free')\nexcept LockedError: print('held')")
     with run_lock(state):

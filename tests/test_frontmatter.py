@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aggregator.articles import ParseOptions, parse_article, with_content
-from aggregator.frontmatter import FrontMatterError, decode, parse_yaml, split
 from aggregator.model import ParseResult
+from aggregator.sources.local.articles import ParseOptions, parse_article, with_content
+from aggregator.sources.local.frontmatter import FrontMatterError, decode, parse_yaml, split
 from aggregator.yamlguard import block_depth, flow_depth
 
 HEAD = 'title: "T"\nwebUrl: https://example.com/a\npublishedDateTime: 2024-05-01T10:00:00Z\n'

@@ -28,8 +28,9 @@ from specs import check_output_folder
 from support import NOW, Project, article, build_with_report, stamp_old, touched
 
 import aggregator
-from aggregator import load_config, run
-from aggregator.pipeline import build
+from aggregator import load_config
+from aggregator.build import run
+from aggregator.build.pipeline import build
 from aggregator.report import Report
 from aggregator.writers import formats
 

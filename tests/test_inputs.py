@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from support import Project, article
 
-from aggregator.collect import read_and_parse
-from aggregator.parsekey import ParseOptions
+from aggregator.sources.local.collect import read_and_parse
+from aggregator.sources.local.parsekey import ParseOptions
 
 
 def _report(project: Project, *args: str) -> tuple[int, str, dict]:

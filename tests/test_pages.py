@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from aggregator.model import Article, FeedInfo, Provider
-from aggregator.serve import ASGIApp, Message, Receive, Scope, Send, background_server, make_app
+from aggregator.publishing.serve import ASGIApp, Message, Receive, Scope, Send, background_server, make_app
 from aggregator.writers.html import render_index
 from aggregator.writers.icons import asset
 from aggregator.writers.opml import render_opml

@@ -13,12 +13,12 @@ from unittest.mock import patch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator import rankstore
 from aggregator.config import FilterSettings, RankingSettings
-from aggregator.custom import CustomFeed
+from aggregator.config.custom import CustomFeed
 from aggregator.model import Summary
-from aggregator.rank import Ranker, Ranking
-from aggregator.rankstore import RankIndex, Rules, copy_of, solo_rows
+from aggregator.ranking import index as rankstore
+from aggregator.ranking.index import RankIndex, Rules, copy_of, solo_rows
+from aggregator.ranking.rules import Ranker, Ranking
 from aggregator.state import codec
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from support import Project, article
 
-from aggregator.articles import ParseOptions, with_content
-from aggregator.collect import read_and_parse
 from aggregator.config import ArticleFolder
-from aggregator.discover import discover
+from aggregator.sources.local.articles import ParseOptions, with_content
+from aggregator.sources.local.collect import read_and_parse
+from aggregator.sources.local.discover import discover
 
 
 def _found(folder: Path) -> list:

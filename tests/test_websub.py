@@ -28,7 +28,7 @@ import pytest
 from specs import check_output_folder
 from support import NOW, Project, article
 
-from aggregator.websub import ping
+from aggregator.publishing.websub import ping
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -17,7 +17,7 @@ from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..model import Article, Image, ParseResult, Problem, Provider, Related, Summary
+from aggregator.model import Article, Image, ParseResult, Problem, Provider, Related, Summary
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 
-from ..media import is_placeholder, video_thumbnail
-from ..model import Article, Image
-from .itemhtml import item_html, teaser
-from .values import link_uri, text, uri
-from .words import Words
+from aggregator.media import is_placeholder, video_thumbnail
+from aggregator.model import Article, Image
+from aggregator.writers.itemhtml import item_html, teaser
+from aggregator.writers.values import link_uri, text, uri
+from aggregator.writers.words import Words
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from .feed import FeedDoc
-from .jsonfeed import render_json
-from .pages import render_page
-from .xmlfeeds import render_atom, render_rss
+from aggregator.writers.feed import FeedDoc
+from aggregator.writers.jsonfeed import render_json
+from aggregator.writers.pages import render_page
+from aggregator.writers.xmlfeeds import render_atom, render_rss
 
 
 class Format(NamedTuple):

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
-from ..model import Article, FeedInfo
-from ..text import strip_illegal
-from .feed import rfc3339
+from aggregator.model import Article, FeedInfo
+from aggregator.text import strip_illegal
+from aggregator.writers.feed import rfc3339
 
 __all__ = ["FORMATS", "TOPICS_INLINE", "page_head", "plural", "render_index", "render_topics_page"]
 

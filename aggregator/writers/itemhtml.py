@@ -19,13 +19,13 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
-from ..media import video_site
-from ..urls import canonical_url
-from .values import link_uri, text
+from aggregator.media import video_site
+from aggregator.urls import canonical_url
+from aggregator.writers.values import link_uri, text
 
 if TYPE_CHECKING:
-    from ..model import Related
-    from .feed import Entry, FeedDoc
+    from aggregator.model import Related
+    from aggregator.writers.feed import Entry, FeedDoc
 
 MAX_RELATED = 5
 

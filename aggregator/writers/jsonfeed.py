@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .feed import Entry, FeedDoc, rfc3339
-from .values import text, uri
+from aggregator.writers.feed import Entry, FeedDoc, rfc3339
+from aggregator.writers.values import text, uri
 
 VERSION = "https://jsonfeed.org/version/1.1"
 

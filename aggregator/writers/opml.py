@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from urllib.parse import quote
 
-from ..model import FeedInfo
-from ..text import strip_illegal
+from aggregator.model import FeedInfo
+from aggregator.text import strip_illegal
 
 __all__ = ["LISTED_KINDS", "feed_url", "render_opml"]
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import html
 
-from ..media import video_site
-from .feed import Entry, FeedDoc, rfc3339
-from .html import page_head, plural
-from .values import text, uri
+from aggregator.media import video_site
+from aggregator.writers.feed import Entry, FeedDoc, rfc3339
+from aggregator.writers.html import page_head, plural
+from aggregator.writers.values import text, uri
 
 _LABELS = {"rss": ("RSS", "application/rss+xml"), "atom": ("Atom", "application/atom+xml"),
            "json": ("JSON Feed", "application/feed+json")}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from ..text import strip_illegal
-from ..urls import strip_tracking
+from aggregator.text import strip_illegal
+from aggregator.urls import strip_tracking
 
 # Characters a URI may hold as they are (RFC 3986 reserved + unreserved,
 # plus "%" for existing escapes); everything else is percent-encoded.

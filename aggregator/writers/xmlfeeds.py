@@ -38,8 +38,8 @@ from feedgen.ext.base import BaseEntryExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from .feed import Entry, FeedDoc, rfc3339
-from .values import text, uri
+from aggregator.writers.feed import Entry, FeedDoc, rfc3339
+from aggregator.writers.values import text, uri
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIA_NS = "http://search.yahoo.com/mrss/"

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from aggregator.remote import FetchSettings, SourceConfig
+from aggregator.sources.remote import FetchSettings, SourceConfig
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from aggregator.remote import SourceConfig, SourceReport, SourcesResult, collect_sources
+from aggregator.sources.remote import SourceConfig, SourceReport, SourcesResult, collect_sources
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -230,7 +230,10 @@ def test_state_survives_a_reopened_database(site, source, settings, tmp_path, no
     path = tmp_path / "state.sqlite"
     db = sqlite3.connect(path)
     first = collect_sources([source("/json")], settings, db, now)
-    assert not db.in_transaction  # our writes are committed: the caller need not commit
+    # Only the build frame commits: a killed run leaves the state as it was.
+    with sqlite3.connect(path) as other:
+        assert other.execute("SELECT COUNT(*) FROM source_state").fetchone() == (0,)
+    db.commit()
     with sqlite3.connect(path) as other:
         assert other.execute("SELECT COUNT(*) FROM source_state").fetchone() == (1,)
     db.close()

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from aggregator.remote import FetchSettings, SourceConfig, collect_sources
+from aggregator.sources.remote import FetchSettings, SourceConfig, collect_sources
 
 pytestmark = pytest.mark.timeout(10)
 

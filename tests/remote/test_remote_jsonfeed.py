@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator.remote.jsonfeed import JsonFeedError, parse_date, read_json_feed
+from aggregator.sources.remote.jsonfeed import JsonFeedError, parse_date, read_json_feed
 
 pytestmark = pytest.mark.timeout(60)
 V11 = "https://jsonfeed.org/version/1.1"

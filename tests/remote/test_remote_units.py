@@ -9,15 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from aggregator.config.sources import effective_limits
 from aggregator.errors import ConfigError
 from aggregator.model import Article, Image, Provider, Related
-from aggregator.remote import FetchSettings, SourceConfig, prune_sources
-from aggregator.remote.articles import build_articles
-from aggregator.remote.codec import decode_articles, encode_articles
-from aggregator.remote.parse import parse_feed, sniff
-from aggregator.remote.schedule import backoff_seconds, next_attempt, parse_retry_after
-from aggregator.remote.settings import effective_limits
-from aggregator.remote.state import SourceState, ensure_schema, load_state, save_first_seen, save_state
+from aggregator.sources.remote import FetchSettings, SourceConfig, prune_sources
+from aggregator.sources.remote.articles import build_articles
+from aggregator.sources.remote.codec import decode_articles, encode_articles
+from aggregator.sources.remote.parse import parse_feed, sniff
+from aggregator.sources.remote.schedule import backoff_seconds, next_attempt, parse_retry_after
+from aggregator.sources.remote.state import SourceState, ensure_schema, load_state, save_first_seen, save_state
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -1,0 +1,145 @@
+"""Feed items -> :class:`~aggregator.model.Article`: the item rules, pure.
+
+- The link is resolved against the feed's final URL and must be absolute
+  http(s) (:func:`~aggregator.urls.resolve_url`); items without one are dropped
+  and counted.  The article id is the canonical form of that link.
+- Titles and summaries are plain text; content is allowlist-sanitised with the
+  item link as base.  A missing title falls back to the summary, then the URL.
+- Dates are aware UTC.  An item without a date, or dated more than a day in
+  the future, gets its first-seen time, which the caller persists so it stays
+  the same on every later run.
+- Topics: the source's topics, plus the item's categories when the source has
+  ``category_topics`` (see :mod:`aggregator.config.sources`).
+- At most ``max_items`` are kept, newest first, ties broken by id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from aggregator.config.sources import MAX_TOPICS, TOPIC_MAX, SourceConfig
+from aggregator.model import Article, Image, Provider
+from aggregator.sources.remote.raw import RawFeed, RawItem
+from aggregator.text import NAME_MAX, SUMMARY_MAX, TITLE_MAX, html_to_text, plain_text, sanitize_html
+from aggregator.urls import canonical_url, normalize_url, resolve_url
+
+FUTURE_SLACK = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Built:
+    """The articles of one feed, how many items were dropped, and first-seen times to store."""
+
+    articles: tuple[Article, ...]
+    dropped: int
+    first_seen: dict[str, datetime]
+
+
+def build_articles(feed: RawFeed, source: SourceConfig, base_url: str, max_items: int,
+                   known_first_seen: Mapping[str, datetime], now: datetime) -> Built:
+    """Turn a parsed feed into at most ``max_items`` validated articles."""
+    provider = _provider(feed, source, base_url)
+    first_seen: dict[str, datetime] = {}
+    built: list[Article] = []
+    dropped = feed.dropped
+    for item in feed.items:
+        link = resolve_url(item.link, base_url) if item.link else None
+        if link is None:
+            dropped += 1
+            continue
+        article_id = canonical_url(link)
+        published = _trusted(item.published, now) or _trusted(item.updated, now)
+        if published is None:
+            published = first_seen[article_id] = known_first_seen.get(article_id, now)
+        built.append(_article(item, source, link, article_id, published, provider, now))
+    return Built(_newest(built, max_items), dropped, first_seen)
+
+
+def _trusted(when: datetime | None, now: datetime) -> datetime | None:
+    # A date far in the future would pin the item to the top of every feed.
+    return when if when is not None and when <= now + FUTURE_SLACK else None
+
+
+def _newest(articles: list[Article], limit: int) -> tuple[Article, ...]:
+    ordered = sorted(articles, key=lambda a: (-a.published.timestamp(), a.id))
+    kept: dict[str, Article] = {}
+    for article in ordered:  # the newest copy of a repeated id wins
+        kept.setdefault(article.id, article)
+    return tuple(kept.values())[:limit]
+
+
+def _article(item: RawItem, source: SourceConfig, link: str, article_id: str, published: datetime,
+             provider: Provider, now: datetime) -> Article:
+    summary = _summary(item)
+    categories = _unique(plain_text(c, TOPIC_MAX) for c in item.categories)
+    topics = _unique((*source.topics, *categories) if source.category_topics else source.topics)
+    content = sanitize_html(item.content_html, base_url=link) if item.content_html else None
+    image_url = resolve_url(item.image.url, link) if item.image else None
+    return Article(
+        id=article_id,
+        url=link,
+        title=_title(item, summary, link),
+        published=published,
+        origin=source.url,
+        summary=summary,
+        content_html=content or None,
+        updated=_trusted(item.updated, now),
+        topics=topics[:MAX_TOPICS],
+        tags=categories[:MAX_TOPICS],
+        quality=source.quality,
+        provider=provider,
+        image=Image(image_url, item.image.width, item.image.height) if image_url and item.image else None,
+    )
+
+
+def reapply(articles: tuple[Article, ...], source: SourceConfig, max_items: int) -> tuple[Article, ...]:
+    """Cached articles brought up to the source's current config (topics, quality, name, cap).
+
+    A source can answer 304 for weeks; an edited ``topics`` or ``quality`` must
+    still apply to its items.  Item categories survive in ``tags``.
+    """
+    result = []
+    for article in articles[:max_items]:
+        topics = _unique((*source.topics, *article.tags) if source.category_topics else source.topics)
+        provider = article.provider
+        if source.name and provider is not None:
+            provider = dataclasses.replace(provider, name=plain_text(source.name, NAME_MAX))
+        result.append(dataclasses.replace(article, topics=topics[:MAX_TOPICS], quality=source.quality,
+                                          provider=provider))
+    return tuple(result)
+
+
+def _summary(item: RawItem) -> str:
+    if item.summary:
+        if item.summary_is_html:
+            return html_to_text(item.summary, SUMMARY_MAX)
+        return plain_text(item.summary, SUMMARY_MAX)
+    if item.content_html:
+        return html_to_text(item.content_html, SUMMARY_MAX)
+    return plain_text(item.content_text or "", SUMMARY_MAX)
+
+
+def _title(item: RawItem, summary: str, link: str) -> str:
+    # Always strip tags: RSS titles are nominally text, but escaped markup in them is common.
+    title = html_to_text(item.title, TITLE_MAX) if item.title else ""
+    return title or plain_text(summary, TITLE_MAX) or link[:TITLE_MAX]
+
+
+def _unique(values: Iterable[str]) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for value in values:
+        if value:
+            seen.setdefault(value.casefold(), value)
+    return tuple(seen.values())
+
+
+def _provider(feed: RawFeed, source: SourceConfig, base_url: str) -> Provider:
+    home = resolve_url(feed.link, base_url) if feed.link else None
+    domain = urlsplit(home or normalize_url(source.url) or base_url).hostname
+    name = plain_text(source.name or "", NAME_MAX) or plain_text(feed.title or "", NAME_MAX)
+    name = name or domain or source.url
+    return Provider(name=name, domain=domain, url=home)

@@ -1,0 +1,123 @@
+"""What one source yields in a run: its report, articles, problems and new state.
+
+Pure functions from (source, stored state, what happened) to an
+:class:`Outcome`.  The one rule every branch keeps: a source that does not
+deliver fresh items falls back to its last good items; nothing here ever
+empties a source.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from aggregator.config.sources import FetchSettings, SourceConfig
+from aggregator.model import Article, Problem
+from aggregator.sources.remote.articles import Built, reapply
+from aggregator.sources.remote.fetch import Response
+from aggregator.sources.remote.schedule import next_attempt
+from aggregator.sources.remote.state import SourceState
+
+Status = Literal["fresh", "cached", "stale", "deferred", "failed", "offline"]
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    """How one source fared in a run.
+
+    ``status``: ``fresh`` (fetched and parsed now), ``cached`` (304 Not
+    Modified, stored items reused), ``stale`` (failed now, last good items
+    used), ``deferred`` (not contacted: Retry-After or backoff still running;
+    not a failure), ``failed`` (failed and nothing stored), ``offline`` (not
+    contacted: offline run).  ``items`` counts the articles used, ``dropped``
+    the items rejected in this fetch (no usable link, wrong types).  ``error``
+    is the failure reason, or for ``deferred`` until when and why.
+    """
+
+    url: str
+    name: str | None
+    status: Status
+    items: int
+    dropped: int = 0
+    error: str | None = None
+    http_status: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        """Whether this source counts as a failure for the run's exit code."""
+        return self.status in ("stale", "failed")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    report: SourceReport
+    articles: tuple[Article, ...]
+    state: SourceState | None = None  # None: nothing to store
+    first_seen: dict[str, datetime] | None = None  # None: leave the stored times alone
+    problems: tuple[Problem, ...] = field(default_factory=tuple)
+
+
+def fresh(source: SourceConfig, old: SourceState, response: Response, built: Built, warning: str | None,
+          now: datetime, seconds: float) -> Outcome:
+    """A 200 with a feed parsed into ``built``."""
+    problems = []
+    if built.dropped:
+        reason = f"{built.dropped} item(s) without a usable link dropped"
+        problems.append(Problem(source.url, reason, "warning"))
+    if warning:
+        problems.append(Problem(source.url, warning, "warning"))
+    articles = built.articles
+    if not articles and old.items:
+        # An empty answer is more often a glitch than a feed that really emptied itself.
+        reason = f"feed has no usable items; keeping {len(old.items)} earlier ones"
+        problems.append(Problem(source.url, reason, "warning"))
+        articles = old.items
+    state = SourceState(source.url, response.validators.etag, response.validators.last_modified, articles,
+                        0, None, response.status, None, now, now)
+    report = SourceReport(source.url, source.name, "fresh", len(articles), built.dropped, None,
+                          response.status, seconds)
+    return Outcome(report, articles, state, built.first_seen, tuple(problems))
+
+
+def not_modified(source: SourceConfig, old: SourceState, response: Response, now: datetime,
+                 seconds: float, max_items: int) -> Outcome:
+    """A 304 answer to our conditional GET: the stored items are current."""
+    articles = reapply(old.items, source, max_items)
+    state = dataclasses.replace(old, consecutive_failures=0, last_error=None, last_status=304,
+                                not_before=None, last_attempt=now, last_success=now)
+    report = SourceReport(source.url, source.name, "cached", len(articles), 0, None, 304, seconds)
+    return Outcome(report, articles, state)
+
+
+def failure(source: SourceConfig, old: SourceState, reason: str, status: int | None, retry_after: str | None,
+            now: datetime, seconds: float, settings: FetchSettings, *, count: bool = True) -> Outcome:
+    """Any failure: keep the last good items (``stale``) and schedule the next attempt.
+
+    ``count=False`` records the error without growing the backoff (the source
+    was never contacted, e.g. the run budget ran out while it waited).
+    """
+    max_items = settings.max_items if source.max_items is None else source.max_items
+    articles = reapply(old.items, source, max_items)
+    failures = old.consecutive_failures + 1 if count else old.consecutive_failures
+    honoured = retry_after if status in (429, 503) else None
+    not_before = next_attempt(now, failures, honoured, settings) if count else old.not_before
+    state = dataclasses.replace(old, consecutive_failures=failures, last_error=reason, last_status=status,
+                                not_before=not_before, last_attempt=now if count else old.last_attempt)
+    status_word: Status = "stale" if articles else "failed"
+    report = SourceReport(source.url, source.name, status_word, len(articles), 0, reason, status, seconds)
+    return Outcome(report, articles, state, None, (Problem(source.url, reason, "failed"),))
+
+
+def untouched(source: SourceConfig, old: SourceState, status: Literal["deferred", "offline"],
+              max_items: int) -> Outcome:
+    """A source not contacted this run: its stored items, no state change."""
+    articles = reapply(old.items, source, max_items)
+    note = None
+    if status == "deferred" and old.not_before is not None:
+        note = f"deferred until {old.not_before.isoformat()}"
+        note += f" after: {old.last_error}" if old.last_error else ""
+    report = SourceReport(source.url, source.name, status, len(articles), 0, note, None, 0.0)
+    return Outcome(report, articles)
