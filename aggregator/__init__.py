@@ -13,7 +13,7 @@ See :func:`build` for its options (``now``, ``executor``, ``offline``...).
 
 from __future__ import annotations
 
-from aggregator.build.pipeline import build
+from aggregator.build.frame import build
 from aggregator.config import Config, load_config
 from aggregator.errors import (
     AggregatorError,

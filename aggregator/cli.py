@@ -1,4 +1,4 @@
-"""The command line: a thin layer over :mod:`aggregator.build.pipeline`.
+"""The command line: a thin layer over :mod:`aggregator.build.frame`.
 
 Exit codes: 0 everything built · 1 built, but some inputs were skipped or
 failed · 2 fatal (usage, config, nothing built) · 3 another run holds the
@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aggregator import __version__
-from aggregator.build.pipeline import build
+from aggregator.build.frame import WORKER_MODULES, build
 from aggregator.build.progress import progress_bar
 from aggregator.config import Config, header_value_error, load_config
 from aggregator.errors import AggregatorError, LockedError
@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = _config(args)
         if args.command == "serve":
-            from aggregator.publishing.serve import serve
+            from aggregator.publishing.server import serve
 
             serve(config.output_dir, host=args.host, port=args.port, cache_control=_cache_control(args, config),
                   limits=config.serve)
@@ -115,7 +115,7 @@ def _now(text: str | None) -> datetime | None:
 
 def _build(args: argparse.Namespace, config: Config) -> int:
     now = _now(args.now)
-    executor = make_executor(args.executor, args.workers, args.scheduler)
+    executor = make_executor(args.executor, args.workers, args.scheduler, preload=WORKER_MODULES)
     try:
         with progress_bar(enabled=not args.quiet) as progress:
             report = build(config, now=now, executor=executor, offline=args.offline, wait=args.wait,

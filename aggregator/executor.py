@@ -12,7 +12,7 @@ import os
 import select
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:  # imported when a pool starts: a run that needs none starts ~10 ms sooner
@@ -47,8 +47,11 @@ class SerialExecutor:
 class PoolExecutor:
     """A local process pool (``--workers N``; default: every core)."""
 
-    def __init__(self, workers: int | None = None):
+    def __init__(self, workers: int | None = None, preload: Sequence[str] = ()):
+        """``preload``: modules the workers will need, imported once in the
+        server process they are forked from (so not in every worker)."""
         self.workers = workers or os.cpu_count() or 1
+        self.preload = tuple(preload)
         self._pool: ProcessPoolExecutor | None = None
 
     def warm(self) -> None:
@@ -64,7 +67,7 @@ class PoolExecutor:
             from concurrent.futures import ProcessPoolExecutor
 
             self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_worker_start,
-                                             initargs=(os.getpid(),), mp_context=_context())
+                                             initargs=(os.getpid(),), mp_context=_context(self.preload))
         return self._pool
 
     def map(self, fn: Callable[[T], R], items: Iterable[T], *,
@@ -103,7 +106,7 @@ def _windowed(pool: ProcessPoolExecutor, fn: Callable[[T], R], items: Iterator[T
             future.cancel()
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
     """Workers forked from a small server process, not from the build: a
     fork of the build would start with (and be charged for) everything the
     build holds by then, e.g. 100,000 ranking summaries before rendering."""
@@ -112,7 +115,7 @@ def _context() -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")  # pragma: no cover - not Linux
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["aggregator.sources.local.collect", "aggregator.publishing.feeds"])
+    context.set_forkserver_preload(list(preload))
     return context
 
 
@@ -191,11 +194,12 @@ class DaskExecutor:
         self.client.close()  # type: ignore[no-untyped-call]
 
 
-def make_executor(kind: str = "local", workers: int | None = None, scheduler: str | None = None) -> Executor:
+def make_executor(kind: str = "local", workers: int | None = None, scheduler: str | None = None, *,
+                  preload: Sequence[str] = ()) -> Executor:
     if kind == "dask":
         if not scheduler:
             raise ValueError("--executor dask needs --scheduler ADDRESS")
         return DaskExecutor(scheduler)
     if kind == "serial" or workers == 1:
         return SerialExecutor()
-    return PoolExecutor(workers)
+    return PoolExecutor(workers, preload)

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import httpx
 
-from aggregator.publishing.serve import background_server, make_app
+from aggregator.publishing.serve import make_app
+from aggregator.publishing.server import background_server
 
 FORMATS = (".xml", ".atom", ".json")
 

@@ -34,7 +34,7 @@ from specs import check_output_folder
 from support import NOW, Project
 
 from aggregator import load_config
-from aggregator.build.pipeline import build
+from aggregator.build.frame import build
 from aggregator.report import Report
 
 BASE = "https://example.org/feeds/"

@@ -29,8 +29,8 @@ from support import NOW, Project, article, build_with_report, stamp_old, touched
 
 import aggregator
 from aggregator import load_config
-from aggregator.build import run
-from aggregator.build.pipeline import build
+from aggregator.build import write
+from aggregator.build.frame import build
 from aggregator.report import Report
 from aggregator.writers import formats
 
@@ -152,13 +152,13 @@ def test_the_listings_are_rendered_only_when_a_feed_changes(project: Project, mo
     run_api(project)
     files = snapshot(project.out)
     calls: list[str] = []  # the listings rendered
-    real = run.plan_listings
+    real = write.plan_listings
 
     def counting(*args: Any) -> list[Any]:
         return [dataclasses.replace(listing, render=lambda infos, listing=listing: calls.append(listing.path)
                                     or listing.render(infos)) for listing in real(*args)]
 
-    monkeypatch.setattr(run, "plan_listings", counting)
+    monkeypatch.setattr(write, "plan_listings", counting)
     path = project.articles / "ai-3.md"
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))

@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "aggregator"
 LAYERS = [
     # the base: the one data type, errors, pure text and URL rules
     ("base", ("model", "errors", "version", "text", "urls", "topics", "media", "markdown", "yamlguard", "report",
-              "codeid", "executor")),
+              "executor")),
     ("config", ("config",)),
     ("state", ("state",)),
     ("ranking", ("ranking",)),
@@ -146,5 +146,5 @@ def test_a_run_with_nothing_new_imports_nothing_that_parses_ranks_or_renders(tmp
     result = subprocess.run([sys.executable, "-c", probe, *command[3:]], cwd=tmp_path, capture_output=True,
                             text=True, timeout=120)
     loaded = json.loads(result.stderr.strip().splitlines()[-1])
-    assert "aggregator.build.pipeline" in loaded  # it did run
+    assert "aggregator.build.frame" in loaded  # it did run
     assert [m for m in loaded if m.startswith(HEAVY)] == []

@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from aggregator.model import Article, FeedInfo, Provider
-from aggregator.publishing.serve import ASGIApp, Message, Receive, Scope, Send, background_server, make_app
+from aggregator.publishing.serve import ASGIApp, Message, Receive, Scope, Send, make_app
+from aggregator.publishing.server import background_server
 from aggregator.writers.html import render_index
 from aggregator.writers.icons import asset
 from aggregator.writers.opml import render_opml

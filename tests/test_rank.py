@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference_ranker import Ranker
 
 from aggregator.config import FilterSettings, RankingSettings
 from aggregator.model import Article
-from aggregator.ranking.rules import Ranker
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 T0 = datetime(2022, 1, 1, tzinfo=UTC)

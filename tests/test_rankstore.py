@@ -7,19 +7,20 @@ from __future__ import annotations
 import math
 import sqlite3
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from unittest.mock import patch
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference_ranker import Ranker
 
 from aggregator.config import FilterSettings, RankingSettings
 from aggregator.config.custom import CustomFeed
 from aggregator.model import Summary
 from aggregator.ranking import index as rankstore
-from aggregator.ranking.index import RankIndex, Rules, copy_of, solo_rows
-from aggregator.ranking.rules import Ranker, Ranking
-from aggregator.state import codec
+from aggregator.ranking.index import RankIndex
+from aggregator.ranking.rows import Copy, Rows, Rules, copy_of
+from aggregator.ranking.rules import Ranking
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 DAY = 86400.0
@@ -96,6 +97,12 @@ def outcome(ranking: Ranking) -> dict[str, Any]:
     }
 
 
+class File(NamedTuple):
+    path: str
+    copies: tuple[Copy, ...]
+    rows: tuple[Rows, ...] = ()
+
+
 class Index:
     """A RankIndex over an in-memory database, driven like the pipeline does."""
 
@@ -107,16 +114,15 @@ class Index:
             remote: list[tuple[str, Summary]], ranking: RankingSettings, filter_settings: FilterSettings,
             now: datetime, max_items: int, version: str = "v1") -> tuple[Any, ...]:
         index = RankIndex(self.conn, Rules(ranking, filter_settings, now, CUSTOM), version)
+        derive = index.start_local(previous is None)
         if previous is None:
-            index.reset_local()
-            # As a cold build does: the workers make each copy's solo rows.
-            batch = [(path, [copy_of(s) for s in with_origin(items, path)]) for path, items in local.items()]
-            index.add_files([(path, copies, [solo_rows(codec.loads_summary(c[2]), index.rules) for c in copies])
-                             for path, copies in batch])
+            assert derive is not None  # as a cold build does: the workers make each copy's rows
+            index.apply([File(path, tuple(copy_of(s) for s in with_origin(items, path)),
+                              tuple(derive(s) for s in with_origin(items, path))) for path, items in local.items()])
         else:
-            for path, items in local.items():
-                if previous.get(path) != items:
-                    index.set_copies(path, [copy_of(s) for s in with_origin(items, path)])
+            assert derive is None
+            index.apply([File(path, tuple(copy_of(s) for s in with_origin(items, path)))
+                         for path, items in local.items() if previous.get(path) != items])
             index.drop_origins([p for p in previous if p not in local])
         index.set_remote([s._replace(origin=source) for source, s in remote])
         index.update()

@@ -20,7 +20,8 @@ from support import Project, article
 
 from aggregator.config import DEFAULT_CACHE_CONTROL
 from aggregator.errors import AggregatorError
-from aggregator.publishing.serve import accepts_gzip, background_server, etag_matches, make_app, safe_relative
+from aggregator.publishing.serve import accepts_gzip, etag_matches, make_app, safe_relative
+from aggregator.publishing.server import background_server
 
 pytestmark = pytest.mark.timeout(60)
 

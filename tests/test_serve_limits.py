@@ -20,7 +20,8 @@ import httpx
 import pytest
 
 from aggregator.config import ServeSettings
-from aggregator.publishing.serve import background_server, make_app
+from aggregator.publishing.serve import make_app
+from aggregator.publishing.server import background_server
 
 pytestmark = pytest.mark.timeout(120)
 BIG = 9 * 1024 * 1024  # over the 8 MiB above which files are streamed, not cached

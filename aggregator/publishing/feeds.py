@@ -24,14 +24,15 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
-from aggregator.codeid import code_id
 from aggregator.config import Config
 from aggregator.model import Article, FeedInfo
 from aggregator.ranking.rules import Pick, Ranking
 from aggregator.sources.local.articles import with_content
 from aggregator.state import codec
 from aggregator.topics import slugify, topic_key
+from aggregator.version import code_id
 from aggregator.writers.feed import FeedDoc
 from aggregator.writers.formats import FEEDS, FORMATS
 from aggregator.writers.words import words_for
@@ -55,28 +56,77 @@ class PlannedFeed:
     digest: str
 
 
+class Loaders(NamedTuple):
+    """How the writers load a published item in full."""
+
+    load: Loader
+    load_raw: RawLoader
+
+
 def plan_feeds(config: Config, ranking: Ranking) -> list[PlannedFeed]:
     """The live feeds ("all", topics, custom; sorted by kind then slug) and
     then every topic's monthly archives (by slug, then month)."""
     site = config.site
-    base = site.base_url if site.base_url.endswith("/") else site.base_url + "/"
-    words = words_for(site.language, site.words.overrides())
-    common = FeedDoc(slug="", title="", description="", home_url="", language=site.language,
-                     author=site.author or site.title, items=(), urls=(), hub=config.websub.hub,
-                     icon=site.icon or base + ICON, logo=site.logo or base + LOGO, generator_url=site.generator_url,
-                     words=words, strip_params=config.links.strip_params, placeholders=config.images.placeholders,
-                     site=site.title, index_url=base + "index.html")
+    planner = _Planner(config, ranking)
+    live = [planner.plan("all", "all", "all", "All topics", f"{site.title}: all topics",
+                         site.description or f"Ranked articles on all topics from {site.title}.", ranking.all)]
+    archives: list[PlannedFeed] = []
+    for key, name in ranking.topics.items():
+        topic, months = planner.topic(key, name)
+        live.append(topic)
+        archives.extend(months)
+    for feed, picks in zip(config.custom_feeds, ranking.custom, strict=True):
+        slug = feed.slug or slugify(topic_key(feed.name))
+        live.append(planner.plan("custom", slug, f"custom/{slug}", feed.name, feed.name,
+                                 feed.description or f"{feed.name}: a custom feed from {site.title}.", picks))
+    order = {"all": 0, "topic": 1, "custom": 2}
+    live.sort(key=lambda p: (order[p.info.kind], p.info.slug))
+    archives.sort(key=lambda p: (p.info.slug, p.info.month or ""))
+    return _subscriptions(live) + archives
 
-    def names(pick: Pick) -> tuple[str, ...]:
-        return tuple(ranking.topics[k] for k in pick.topic_keys if k in ranking.topics)
 
-    def plan(kind: str, slug: str, stem: str, name: str, title: str, description: str, picks: tuple[Pick, ...], *,
-             topic: str | None = None, per_day: tuple[int, ...] = (), month: str | None = None,
-             prev: str | None = None, current: str | None = None, following: str | None = None) -> PlannedFeed:
+class _Planner:
+    """What every feed of one site shares, and how one feed is planned."""
+
+    def __init__(self, config: Config, ranking: Ranking) -> None:
+        site = config.site
+        self.site, self.ranking = site, ranking
+        base = self.base = site.base_url if site.base_url.endswith("/") else site.base_url + "/"
+        self.common = FeedDoc(
+            slug="", title="", description="", home_url="", language=site.language,
+            author=site.author or site.title, items=(), urls=(), hub=config.websub.hub,
+            icon=site.icon or base + ICON, logo=site.logo or base + LOGO, generator_url=site.generator_url,
+            words=words_for(site.language, site.words.overrides()), strip_params=config.links.strip_params,
+            placeholders=config.images.placeholders, site=site.title, index_url=base + "index.html")
+
+    def names(self, pick: Pick) -> tuple[str, ...]:
+        return tuple(self.ranking.topics[k] for k in pick.topic_keys if k in self.ranking.topics)
+
+    def topic(self, key: str, name: str) -> tuple[PlannedFeed, list[PlannedFeed]]:
+        """A topic's feed, and its monthly archives (linked to each other)."""
+        site, slug = self.site, slugify(key)
+        months = sorted(self.ranking.archives.get(key, {}).items())
+        stems = [f"archive/{slug}/{month}" for month, _picks in months]
+        archives = [self.plan(
+            "archive", slug, stems[i], f"{name}, {month}", f"{site.title}: {name}, {month}",
+            f"Every article on the topic {name} published in {month}, oldest first.", picks,
+            topic=name, month=month, prev=stems[i - 1] if i else None, current=slug,
+            following=stems[i + 1] if i + 1 < len(stems) else None) for i, (month, picks) in enumerate(months)]
+        feed = self.plan("topic", slug, slug, name, f"{site.title}: {name}",
+                         site.description or f"Ranked articles on the topic {name} from {site.title}.",
+                         self.ranking.feeds[key], topic=name, per_day=self.ranking.per_day.get(key, ()),
+                         prev=stems[-1] if stems else None)
+        return feed, archives
+
+    def plan(self, kind: str, slug: str, stem: str, name: str, title: str, description: str,
+             picks: tuple[Pick, ...], *, topic: str | None = None, per_day: tuple[int, ...] = (),
+             month: str | None = None, prev: str | None = None, current: str | None = None,
+             following: str | None = None) -> PlannedFeed:
+        base = self.base
         formats = FEEDS if month else FORMATS  # archives have no page of their own: their topic's is theirs
         files = tuple((fmt, stem + f.suffix) for fmt, f in formats.items())
         doc = dataclasses.replace(
-            common, slug=slug, title=title, name=name, description=description,
+            self.common, slug=slug, title=title, name=name, description=description,
             home_url=base + (current or stem) + ".html",
             urls=tuple((fmt, base + path) for fmt, path in files if fmt in FEEDS),
             prev_archive=tuple((fmt, base + prev + f.suffix) for fmt, f in FEEDS.items()) if prev else (),
@@ -84,7 +134,7 @@ def plan_feeds(config: Config, ranking: Ranking) -> list[PlannedFeed]:
             if following else (),
             archive=month is not None,
             current=tuple((fmt, base + current + f.suffix) for fmt, f in FEEDS.items()) if current else ())
-        item_names = tuple(names(p) for p in picks)
+        item_names = tuple(self.names(p) for p in picks)
         updated = max((p.item.updated for p in picks), default=None)
         info = FeedInfo(kind=kind, slug=slug, title=title, topic=topic, items=len(picks), files=files,
                         updated=datetime.fromtimestamp(updated, UTC) if updated is not None else None,
@@ -92,32 +142,6 @@ def plan_feeds(config: Config, ranking: Ranking) -> list[PlannedFeed]:
                         archive_files=tuple((fmt, prev + f.suffix) for fmt, f in FEEDS.items())
                         if prev and month is None else ())
         return PlannedFeed(info, doc, picks, item_names, _digest(doc, picks, item_names))
-
-    live = [plan("all", "all", "all", "All topics", f"{site.title}: all topics",
-                 site.description or f"Ranked articles on all topics from {site.title}.", ranking.all)]
-    archives: list[PlannedFeed] = []
-    for key, name in ranking.topics.items():
-        slug = slugify(key)
-        months = sorted(ranking.archives.get(key, {}).items())
-        stems = [f"archive/{slug}/{month}" for month, _picks in months]
-        for i, (month, picks) in enumerate(months):
-            archives.append(plan(
-                "archive", slug, stems[i], f"{name}, {month}", f"{site.title}: {name}, {month}",
-                f"Every article on the topic {name} published in {month}, oldest first.", picks,
-                topic=name, month=month, prev=stems[i - 1] if i else None, current=slug,
-                following=stems[i + 1] if i + 1 < len(stems) else None))
-        live.append(plan("topic", slug, slug, name, f"{site.title}: {name}",
-                         site.description or f"Ranked articles on the topic {name} from {site.title}.",
-                         ranking.feeds[key], topic=name, per_day=ranking.per_day.get(key, ()),
-                         prev=stems[-1] if stems else None))
-    for feed, picks in zip(config.custom_feeds, ranking.custom, strict=True):
-        slug = feed.slug or slugify(topic_key(feed.name))
-        live.append(plan("custom", slug, f"custom/{slug}", feed.name, feed.name,
-                         feed.description or f"{feed.name}: a custom feed from {site.title}.", picks))
-    order = {"all": 0, "topic": 1, "custom": 2}
-    live.sort(key=lambda p: (order[p.info.kind], p.info.slug))
-    archives.sort(key=lambda p: (p.info.slug, p.info.month or ""))
-    return _subscriptions(live) + archives
 
 
 def _subscriptions(live: list[PlannedFeed]) -> list[PlannedFeed]:

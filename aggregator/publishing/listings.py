@@ -24,10 +24,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from aggregator.codeid import code_id
 from aggregator.config import Config
 from aggregator.model import FeedInfo
 from aggregator.publishing.feeds import ICON, LOGO, PlannedFeed
+from aggregator.version import code_id
 from aggregator.writers.feed import rfc3339
 from aggregator.writers.formats import FEEDS, FORMATS
 from aggregator.writers.html import TOPICS_INLINE, render_index, render_topics_page

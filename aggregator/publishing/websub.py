@@ -10,8 +10,7 @@ redirect, a refused connection, a timeout) is a ``failed`` problem naming
 the hub and the feed: reported, never fatal.
 
 Pings that were not accepted are not lost: they are kept in the state
-store (table ``websub_pending``, owned by this module and created on first
-use) and sent again on the next run, together with that run's changes.
+store (table ``websub_pending``, owned by this module) and sent again on the next run, together with that run's changes.
 The changed feeds are recorded there and committed *before* the hub is
 contacted, so even a run killed while pinging leaves them pending; a row
 is deleted once the hub accepted its ping.  A pending feed that is no
@@ -36,7 +35,6 @@ if TYPE_CHECKING:  # httpx is imported when a ping is sent, not at start-up
     from aggregator.config import Config
     from aggregator.publishing.feeds import PlannedFeed
     from aggregator.report import Report
-    from aggregator.state.store import Store
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS websub_pending (url TEXT PRIMARY KEY)"
 _MAX_BODY = 64 * 1024  # a hub's answer is read (to reuse the connection) up to this much
@@ -141,23 +139,32 @@ def _send(client: httpx.Client, hub: str, url: str, timeout: float,
 
 def self_urls(feeds: Iterable[PlannedFeed]) -> dict[str, str]:
     """Output path -> self URL (as written in the feed) of every feed file."""
-    from aggregator.writers.values import uri  # the config imports this module: keep start-up light
+    from aggregator.writers.values import uri  # a no-change run imports this module: keep it light
 
     # The feed files (a page has no self URL and is never pinged).
     return {path: uri(url) or url for feed in feeds for fmt, path in feed.info.files
             if (url := dict(feed.doc.urls).get(fmt))}
 
 
-def announce(config: Config, store: Store, feeds: Sequence[PlannedFeed], report: Report, *,
-             offline: bool = False, transport: httpx.BaseTransport | None = None) -> None:
-    """After the output was written: ping the hub for the feed files written
-    this run and for the pings left pending by earlier runs.
+def queue(conn: sqlite3.Connection, feeds: Sequence[PlannedFeed], written: Iterable[str]) -> None:
+    """Record the feeds to ping: those with a file ``written`` this run; a
+    pending feed no longer published is dropped.  The build frame commits
+    after this and before :func:`announce`, so a run killed while pinging
+    leaves them pending."""
+    ensure_schema(conn)
+    published = self_urls(feeds)
+    changed = {published[path] for path in written if path in published}
+    current = set(published.values())
+    conn.executemany("INSERT OR IGNORE INTO websub_pending (url) VALUES (?)", ((u,) for u in sorted(changed)))
+    gone = [url for url in pending(conn) if url not in current]
+    conn.executemany("DELETE FROM websub_pending WHERE url = ?", ((u,) for u in gone))
 
-    Records ``report.pinged`` and ``report.pending``; every ping not accepted
-    is a ``failed`` problem.  Commits the store (the run's state is complete
-    by now) before the first ping, so the changed feeds stay pending even if
-    the run is killed while pinging.
-    """
+
+def announce(config: Config, conn: sqlite3.Connection, report: Report, *,
+             offline: bool = False, transport: httpx.BaseTransport | None = None) -> None:
+    """Ping the hub for every pending feed (:func:`queue`); a row goes once
+    the hub accepted its ping.  Records ``report.pinged`` and
+    ``report.pending``; every ping not accepted is a ``failed`` problem."""
     hub = config.websub.hub
     if not hub:
         return
@@ -167,15 +174,6 @@ def announce(config: Config, store: Store, feeds: Sequence[PlannedFeed], report:
         raise TypeError("a WebSub ping needs a sync httpx transport (httpx.MockTransport is both)")
     started = time.perf_counter()
     report.hub = hub
-    conn = store.conn
-    ensure_schema(conn)
-    published = self_urls(feeds)
-    changed = {published[path] for path in report.written if path in published}
-    current = set(published.values())
-    conn.executemany("INSERT OR IGNORE INTO websub_pending (url) VALUES (?)", ((u,) for u in sorted(changed)))
-    gone = [url for url in pending(conn) if url not in current]
-    conn.executemany("DELETE FROM websub_pending WHERE url = ?", ((u,) for u in gone))
-    store.commit()
     todo = pending(conn)
     if not offline and todo:
         accepted, problems = _ping_all(hub, todo, timeout=config.websub.timeout, transport=transport,

@@ -1,6 +1,6 @@
 """The ranking kept in the state store, so a run re-ranks only what changed.
 
-:class:`~aggregator.ranking.rules.Ranker` ranks a stream of summaries in memory: it
+The reference ranker of the tests ranks a stream of summaries in memory: it
 is simple and it is the reference.  A cron job over a large archive would
 feed it every article on every run and hold a summary per URL meanwhile.
 :class:`RankIndex` keeps the same ranking as indexed rows of the state store:
@@ -26,39 +26,45 @@ build only writes them, with the indexes dropped, and re-aggregates the URLs
 seen more than once.  The outcome equals the in-memory ranker's whichever
 way it was reached (tests/test_rankstore.py).
 
-Text that comes from input (URLs, paths, topic names) is stored as UTF-8
-with ``surrogatepass``: a lone surrogate from a YAML escape must not fail
-the build, and the byte order of UTF-8 is the code point order Python
-sorts by, so ties break the same way in SQL and in memory.
+The rows themselves, and how a URL's copies make them, are pure functions
+in :mod:`aggregator.ranking.rows`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from functools import partial
 
-from aggregator.config import FilterSettings, RankingSettings
-from aggregator.config.custom import CustomFeed, Matcher, capped
+from aggregator.config.custom import CustomFeed, capped
 from aggregator.model import Problem, Summary
+from aggregator.ranking.changes import Changes
+from aggregator.ranking.rows import (
+    Copy,
+    LocalFile,
+    Rows,
+    Rules,
+    UrlState,
+    aggregate,
+    as_bytes,
+    as_text,
+    copy_of,
+    decode,
+    encode,
+    solo_rows,
+)
 from aggregator.ranking.rules import (
-    DAY,
     Pick,
     Ranking,
-    RankKey,
-    copy_choice,
     day_window,
-    effective_quality,
     month_of,
-    rank_key_with,
 )
 from aggregator.state import codec
 from aggregator.state.store import Schema, ensure_schema
-from aggregator.topics import display_name, topic_key
+from aggregator.topics import display_name
 
 FLUSH_EVERY = 4096  # URLs between two batches of SQL writes
 _SEEN_BITS = 1 << 24  # a cold build's bitmap of the URLs seen (2 MiB)
@@ -107,230 +113,12 @@ TABLES = ("copies", *DERIVED)
 SCHEMA = Schema("ranking", 2, TABLES, (*_TABLES, *_COPY_INDEXES.values(), *_DERIVED_INDEXES.values()))
 
 
-def _b(text: str) -> bytes:
-    return text.encode("utf-8", "surrogatepass")
-
-
-def _s(data: bytes) -> str:
-    return data.decode("utf-8", "surrogatepass")
-
-
-Copy = tuple[str, float, bytes]  # an article copy: id, published, its Summary (state codec)
-
-
-def copy_of(item: Summary) -> Copy:
-    return (item.id, item.published, codec.dumps_summary(item))
-
-
-class UrlState(NamedTuple):
-    """What the ranking knows of one URL, from all its copies."""
-
-    live: bool  # published: an eligible copy, and no copy says ``removed``
-    rank: RankKey | None  # the winning copy's (None: no eligible copy)
-    item: Summary | None  # the winning copy
-    day: int  # the winning copy's day of publication (POSIX days)
-    quality: float
-    topics: tuple[str, ...]  # canonical keys over the eligible copies, in order of appearance
-    names: tuple[str, ...]  # the topic spellings of the eligible copies, one per use
-    filtered: int  # copies left out by the filters
-    custom: tuple[int, ...]  # the custom feeds (by position) the URL belongs to
-
-
-class Rules:
-    """The settings and clock a ranking depends on, and a memo of topic keys."""
-
-    def __init__(self, ranking: RankingSettings, filters: FilterSettings, now: datetime,
-                 custom: Sequence[CustomFeed] = ()):
-        self.ranking = ranking
-        self.filters = filters
-        self.custom = tuple(custom)
-        self.matchers = [Matcher.of(c) for c in custom]
-        self.latest_allowed = (now.astimezone(UTC) + timedelta(seconds=filters.max_future)).timestamp()
-        self._keys: dict[str, str] = {}
-        self._key = hashlib.sha256(repr((ranking, filters, self.custom)).encode("utf-8", "surrogatepass"),
-                                   ).hexdigest()[:16]
-
-    def key(self) -> str:
-        """Changes with every setting that changes a URL's state (not the clock)."""
-        return self._key
-
-    def topic_key(self, name: str) -> str:
-        key = self._keys.get(name)
-        if key is None:
-            key = self._keys[name] = topic_key(name)
-        return key
-
-
-def aggregate(copies: Sequence[Summary], rules: Rules) -> UrlState:
-    """A URL's state from its copies, in order of appearance; the same
-    decisions as :meth:`Ranker.add` (removed, future, filtered, winner)."""
-    removed = False
-    best: int | None = None
-    best_choice: tuple[float, float, str, str] | None = None
-    best_quality = 0.0
-    topics: dict[str, None] = {}  # canonical keys in order of appearance
-    names: list[str] = []
-    filtered = 0
-    filters = rules.filters
-    for position, item in enumerate(copies):
-        if item.removed:
-            removed = True
-            continue
-        if item.published > rules.latest_allowed:
-            continue  # reported by RankIndex.future()
-        quality = effective_quality(item, rules.ranking)
-        if (filters.published_only and item.is_published is not True) or (
-                filters.min_quality is not None and quality < filters.min_quality):
-            filtered += 1
-            continue
-        for name in item.topics:
-            key = rules.topic_key(name)
-            if key:
-                names.append(name)
-                topics[key] = None
-        choice = copy_choice(item, quality)
-        if best_choice is None or choice < best_choice:
-            best, best_choice, best_quality = position, choice, quality
-    merged = tuple(topics)
-    if best is None:
-        return UrlState(False, None, None, 0, 0.0, merged, tuple(names), filtered, ())
-    winner = copies[best]
-    live = not removed
-    custom = tuple(i for i, m in enumerate(rules.matchers) if m.matches(winner, merged, best_quality)) if live else ()
-    return UrlState(live, rank_key_with(winner, best_quality, rules.ranking), winner, int(winner.published // DAY),
-                    best_quality, merged, tuple(names), filtered, custom)
-
-
-class Rows(NamedTuple):
-    """A URL's state as what it adds to each table.  Made in the parse
-    workers for a cold build (:func:`solo_rows`), so the build process
-    only writes them."""
-
-    url: tuple[bytes, int, float | None, float | None, bytes]  # the ``urls`` row
-    topics: tuple[bytes, ...]  # its ``members`` (when live)
-    day: int
-    custom: tuple[int, ...]  # its ``custom_members`` (when live)
-    spellings: tuple[tuple[bytes, bytes], ...]  # (topic key, spelling), one per use
-    filtered: int
-
-
-def encode(state: UrlState, article_id: str, rules: Rules) -> Rows:
-    rank = state.rank
-    # The winning copy as a plain tuple: a feed's picks are read from here,
-    # without a look-up of the copy.
-    item = list(state.item) if state.item is not None else None
-    extra = codec.dumps([state.day, state.quality, state.topics, state.names, state.filtered, state.custom, item])
-    url = (_b(article_id), int(state.live), rank[0] if rank else None, rank[1] if rank else None, extra)
-    live = state.live and rank is not None
-    return Rows(url, tuple(_b(t) for t in state.topics) if live else (), state.day, state.custom if live else (),
-                tuple((_b(rules.topic_key(n)), _b(n)) for n in state.names), state.filtered)
-
-
-def decode(row: Sequence[Any]) -> UrlState:
-    """The state of a ``urls`` row (its columns in table order)."""
-    ident, live, r0, r1, extra = row
-    day, quality, topics, names, filtered, custom, item = codec.loads(extra)
-    rank = (r0, r1, _s(ident)) if r0 is not None else None
-    return UrlState(bool(live), rank, codec.summary_of(item) if item is not None else None, day, quality,
-                    tuple(topics), tuple(names), filtered, tuple(custom))
-
-
-def solo_rows(item: Summary, rules: Rules) -> tuple[Any, ...]:
-    """The :class:`Rows` of a URL whose one copy is ``item`` (the usual
-    case), as a plain tuple (3x cheaper to pickle)."""
-    rules = _shared(rules)
-    return tuple(encode(aggregate((item,), rules), item.id, rules))
-
-
-_RULES: dict[str, Rules] = {}
-
-
-def _shared(rules: Rules) -> Rules:
-    """One Rules per settings in a worker process, so its memo of topic
-    keys outlives the batch each copy of it arrived with."""
-    key = rules.key()
-    if (shared := _RULES.get(key)) is None or shared.latest_allowed != rules.latest_allowed:
-        shared = _RULES[key] = rules
-    return shared
-
-
-class _Changes:
-    """Row changes gathered over many URLs and written in a few statements."""
-
-    def __init__(self) -> None:
-        self.urls: list[tuple[bytes, int, float | None, float | None, bytes]] = []
-        self.gone_urls: list[tuple[bytes]] = []
-        self.members: tuple[list[tuple[bytes, float, float, bytes]], list[tuple[bytes, float, float, bytes]]] = \
-            ([], [])  # (out, in)
-        self.custom: tuple[list[tuple[int, float, float, bytes]], list[tuple[int, float, float, bytes]]] = ([], [])
-        self.days: Counter[tuple[bytes, int]] = Counter()
-        self.spellings: Counter[tuple[bytes, bytes]] = Counter()
-        self.filtered = 0
-        self.count = 0
-        self.topics: set[bytes] = set()  # whose stored result is stale
-
-    def add(self, rows: Rows, sign: int = 1) -> None:
-        """Add (``sign`` 1) or take away (-1) what ``rows`` contribute."""
-        self.count += 1
-        ident, _live, r0, r1 = rows.url[:4]
-        self.filtered += sign * rows.filtered
-        for spelling in rows.spellings:
-            self.spellings[spelling] += sign
-            self.topics.add(spelling[0])  # a spelling counts towards the display name, live or not
-        self.topics.update(rows.topics)
-        if rows.topics or rows.custom:
-            assert r0 is not None and r1 is not None
-            side = 0 if sign < 0 else 1
-            members = self.members[side]
-            for topic in rows.topics:
-                members.append((topic, r0, r1, ident))
-                self.days[(topic, rows.day)] += sign
-            self.custom[side].extend((feed, r0, r1, ident) for feed in rows.custom)
-        if sign > 0:
-            self.urls.append(rows.url)
-
-    def replace(self, ident: bytes, old: Rows | None, new: Rows | None) -> None:
-        if old is not None:
-            self.add(old, -1)
-        if new is not None:
-            self.add(new)
-        else:
-            self.gone_urls.append((ident,))
-
-    def flush(self, conn: sqlite3.Connection, *, counts: bool = True) -> None:
-        """Write the rows gathered; ``counts=False`` keeps the per-topic
-        counts for later (a cold build writes them once, at the end)."""
-        conn.executemany("DELETE FROM urls WHERE id=?", self.gone_urls)
-        conn.executemany("INSERT OR REPLACE INTO urls VALUES (?, ?, ?, ?, ?)", self.urls)
-        conn.executemany("DELETE FROM members WHERE topic=? AND r0=? AND r1=? AND id=?", self.members[0])
-        conn.executemany("INSERT INTO members VALUES (?, ?, ?, ?)", self.members[1])
-        conn.executemany("DELETE FROM custom_members WHERE feed=? AND r0=? AND r1=? AND id=?", self.custom[0])
-        conn.executemany("INSERT INTO custom_members VALUES (?, ?, ?, ?)", self.custom[1])
-        self.urls, self.gone_urls, self.members, self.custom = [], [], ([], []), ([], [])
-        self.count = 0
-        conn.executemany("DELETE FROM topic_results WHERE topic=?", ((topic,) for topic in self.topics))
-        self.topics = set()
-        if not counts:
-            return
-        for table, changes in (("days", self.days), ("spellings", self.spellings)):
-            changed: list[tuple[bytes, int | bytes, int]] = [(*k, n) for k, n in changes.items() if n]
-            columns = "topic, day" if table == "days" else "topic, name"
-            conn.executemany(f"INSERT INTO {table} VALUES (?, ?, ?) ON CONFLICT ({columns}) "  # noqa: S608
-                             "DO UPDATE SET n = n + excluded.n", changed)
-            conn.executemany(f"DELETE FROM {table} WHERE {columns.replace(', ', '=? AND ')}=? AND n <= 0",  # noqa: S608
-                             [k for k, n in changes.items() if n < 0])
-        if self.filtered:
-            conn.execute("INSERT INTO meta VALUES ('rank_filtered', ?) ON CONFLICT (key) "
-                         "DO UPDATE SET value = CAST(value AS INTEGER) + excluded.value", (str(self.filtered),))
-        self.days, self.spellings, self.filtered = Counter(), Counter(), 0
-
-
 class RankIndex:
     """The ranking in the state store (see module docstring).
 
-    Feed it changes (:meth:`set_copies`, :meth:`drop_origins`,
-    :meth:`set_remote`; a cold build :meth:`reset_local` and
-    :meth:`add_files`), then :meth:`update` and read :meth:`result`.
+    Feed it changes (:meth:`start_local` then :meth:`apply` and
+    :meth:`drop_origins`; :meth:`set_remote`), then :meth:`update` and
+    read :meth:`result`.
     Every change happens in the connection's open transaction: a failed run
     rolls the index back with the rest of the store.
     """
@@ -342,7 +130,7 @@ class RankIndex:
         self._key = f"{rules.key()}:{version}"
         # URLs whose copies changed this run; None: every URL (a rebuild).
         self._dirty: set[bytes] | None = None if self._meta("rank_key") != self._key else set()
-        self._cold: _Changes | None = None  # a cold build's solo rows, not yet written
+        self._cold: Changes | None = None  # a cold build's solo rows, not yet written
         self._seen = bytearray()
 
     def _meta(self, key: str) -> str | None:
@@ -366,74 +154,70 @@ class RankIndex:
         self.conn.execute("DELETE FROM meta WHERE key='rank_filtered'")
 
     # -- changes -----------------------------------------------------------
-    def reset_local(self) -> None:
-        """Every local copy is about to be added again (a cold parse cache),
-        each with its :func:`solo_rows` (:meth:`add_files`)."""
+    def start_local(self, complete: bool) -> Callable[[Summary], Rows] | None:
+        """Local changes follow (:meth:`apply`).  ``complete``: every local
+        file is about to be parsed and applied (a cold parse cache), so the
+        local copies start over.  Returns what the parse workers should
+        compute per copy: for a complete set, the rows of its URL as if it
+        had no other copy (:func:`~aggregator.ranking.rows.solo_rows`), so
+        this process only writes them (work done there runs on every core;
+        work done here competes with the workers)."""
+        if not complete:
+            return None
         self._drop(_COPY_INDEXES)
         self._drop(_DERIVED_INDEXES)
         self.conn.execute("DELETE FROM copies WHERE remote = 0")
         self._clear_derived()
         # Remote copies kept from the last run are aggregated again at the end.
         self._dirty = {row[0] for row in self.conn.execute("SELECT id FROM copies")}
-        self._cold = _Changes()
+        self._cold = Changes()
         self._seen = bytearray((_SEEN_BITS + 7) // 8)
+        return partial(solo_rows, rules=self.rules)
 
-    def add_files(self, files: Sequence[tuple[str, Sequence[Copy], Sequence[tuple[Any, ...]]]]) -> None:
-        """A cold build's batch of new files: per file its copies and, per
-        copy, its URL's rows as if it had no other copy.  The second copy
-        of a URL (or one whose hash collides with a URL seen: harmless) is
-        aggregated properly at :meth:`update`; the bitmap keeps memory flat
-        however many URLs there are."""
-        assert self._cold is not None and self._dirty is not None
+    def apply(self, files: Sequence[LocalFile]) -> None:
+        """The articles of each file are now its copies, in file order."""
+        if self._cold is None:
+            for file in files:
+                self._set_copies(file.path, file.copies)
+            return
+        # A complete set: the second copy of a URL (or one whose hash
+        # collides with a URL seen: harmless) is aggregated properly at
+        # :meth:`update`; the bitmap keeps memory flat however many URLs.
         changes, seen, dirty = self._cold, self._seen, self._dirty
-        # What _Changes.add does, inlined: this runs once per article of a
-        # cold build, in the process the parse workers wait on.
-        urls, members, custom = changes.urls, changes.members[1], changes.custom[1]
-        days, spellings = changes.days, changes.spellings
+        assert dirty is not None
         copies = []
-        for origin, file_copies, solos in files:
-            key = _b(origin)
-            for pos, ((_id, published, blob), rows) in enumerate(zip(file_copies, solos, strict=True)):
-                url, topics, day, custom_feeds, spelled, filtered = rows
-                ident = url[0]
-                copies.append((ident, 0, key, pos, published, blob))
+        for file in files:
+            key = as_bytes(file.path)
+            for pos, (copy, rows) in enumerate(zip(file.copies, file.rows, strict=True)):
+                ident = rows.url[0]
+                copies.append((ident, 0, key, pos, copy.published, copy.summary))
                 h = hash(ident) % _SEEN_BITS
                 if seen[h >> 3] & (1 << (h & 7)):
                     dirty.add(ident)
                 else:
                     seen[h >> 3] |= 1 << (h & 7)
-                    r0, r1 = url[2], url[3]
-                    urls.append(url)
-                    for topic in topics:
-                        members.append((topic, r0, r1, ident))
-                        days[(topic, day)] += 1
-                    if custom_feeds:
-                        custom.extend((feed, r0, r1, ident) for feed in custom_feeds)
-                    for spelling in spelled:
-                        spellings[spelling] += 1
-                    changes.filtered += filtered
-                    changes.count += 1
+                    changes.add(rows)
         self.conn.executemany(_INSERT_COPY, copies)
         if changes.count >= FLUSH_EVERY:
             changes.flush(self.conn)
 
-    def set_copies(self, origin: str, copies: Sequence[Copy], *, remote: bool = False) -> None:
-        """The articles of ``origin`` (a file) are now ``copies``, in file order."""
-        assert self._cold is None, "a cold build adds files with add_files"
-        key = _b(origin)
+    def _set_copies(self, origin: str, copies: Sequence[Copy], *, remote: bool = False) -> None:
+        assert self._cold is None, "a complete set of files is applied as a whole"
+        key = as_bytes(origin)
         if self._dirty is not None:
             self._dirty.update(row[0] for row in self.conn.execute(
                 "SELECT id FROM copies WHERE origin=?", (key,)))
         self.conn.execute("DELETE FROM copies WHERE origin=?", (key,))
-        rows = [(_b(article_id), int(remote), key, pos, published, blob)
+        rows = [(as_bytes(article_id), int(remote), key, pos, published, blob)
                 for pos, (article_id, published, blob) in enumerate(copies)]
         self.conn.executemany(_INSERT_COPY, rows)
         if self._dirty is not None:
             self._dirty.update(row[0] for row in rows)
 
     def drop_origins(self, origins: Iterable[str]) -> None:
+        """The files ``origins`` are gone (or were parsed with other settings)."""
         for origin in origins:
-            self.set_copies(origin, ())
+            self._set_copies(origin, ())
 
     def set_remote(self, items: Sequence[Summary]) -> None:
         """This run's remote items (every source, in order); copies that did
@@ -442,7 +226,7 @@ class RankIndex:
         wanted: dict[tuple[bytes, int], Summary] = {}
         positions: Counter[str] = Counter()
         for item in items:
-            wanted[(_b(item.origin), positions[item.origin])] = item
+            wanted[(as_bytes(item.origin), positions[item.origin])] = item
             positions[item.origin] += 1
         stored = self.conn.execute("SELECT cid, origin, pos, id, summary FROM copies WHERE remote = 1").fetchall()
         for cid, origin, pos, ident, blob in stored:
@@ -453,7 +237,7 @@ class RankIndex:
             if self._dirty is not None:
                 self._dirty.add(ident)
             self.conn.execute("DELETE FROM copies WHERE cid=?", (cid,))
-        rows = [(_b(article_id), 1, origin, pos, published, blob)
+        rows = [(as_bytes(article_id), 1, origin, pos, published, blob)
                 for (origin, pos), s in wanted.items() for article_id, published, blob in (copy_of(s),)]
         self.conn.executemany(_INSERT_COPY, rows)
         if self._dirty is not None:
@@ -496,7 +280,7 @@ class RankIndex:
     def _rebuild_all(self) -> None:
         self._drop(_DERIVED_INDEXES)
         self._clear_derived()
-        changes = _Changes()
+        changes = Changes()
         # A cursor of its own: ``changes.flush`` writes through the connection meanwhile.
         rows = self.conn.cursor().execute("SELECT id, summary FROM copies ORDER BY id, remote, origin, pos")
         group: list[bytes] = []
@@ -504,18 +288,18 @@ class RankIndex:
         for ident, blob in rows:
             if ident != current:
                 if group:
-                    changes.add(encode(self._state(group), _s(current), self.rules))
+                    changes.add(encode(self._state(group), as_text(current), self.rules))
                     if changes.count >= FLUSH_EVERY:
                         changes.flush(self.conn, counts=False)
                 group, current = [], ident
             group.append(blob)
         if group:
-            changes.add(encode(self._state(group), _s(current), self.rules))
+            changes.add(encode(self._state(group), as_text(current), self.rules))
         changes.flush(self.conn)
         self._create(_DERIVED_INDEXES)
 
     def _update(self, ids: Sequence[bytes]) -> None:
-        changes = _Changes()
+        changes = Changes()
         for ident in ids:
             row = self.conn.execute("SELECT * FROM urls WHERE id=?", (ident,)).fetchone()
             old = decode(row) if row else None
@@ -523,7 +307,7 @@ class RankIndex:
                 "SELECT summary FROM copies WHERE id=? ORDER BY remote, origin, pos", (ident,))]
             new = self._state(copies) if copies else None
             if old != new:
-                article_id = _s(ident)
+                article_id = as_text(ident)
                 changes.replace(ident, encode(old, article_id, self.rules) if old else None,
                                 encode(new, article_id, self.rules) if new else None)
             if changes.count >= FLUSH_EVERY:
@@ -556,7 +340,7 @@ class RankIndex:
             yield Pick(codec.summary_of(state[6]), tuple(state[2]))
 
     def result(self, max_items: int, *, archives: bool = False) -> Ranking:
-        """The same :class:`Ranking` as :meth:`Ranker.result` for the same
+        """The same :class:`Ranking` as the reference ranker gives for the same
         copies, settings and clock; only the picks are read."""
         conn = self.conn
         topics: dict[str, str] = {}
@@ -566,7 +350,7 @@ class RankIndex:
         shared: dict[bytes, Pick] = {}  # archives: one Pick per URL, however many topics list it
         stored = dict(conn.execute("SELECT topic, data FROM topic_results WHERE max_items=?", (max_items,)))
         for topic_b, newest in conn.execute("SELECT topic, MAX(day) FROM days GROUP BY topic").fetchall():
-            key = _s(topic_b)
+            key = as_text(topic_b)
             data = stored.get(topic_b)
             if data is not None:
                 picks, topics[key], days = codec.loads(data)
@@ -577,7 +361,7 @@ class RankIndex:
                     "SELECT u.state FROM members m JOIN urls u ON u.id = m.id "
                     "WHERE m.topic=? ORDER BY m.r0, m.r1, m.id LIMIT ?",
                     (topic_b, max_items))))
-                spellings = Counter({_s(name): n for name, n in conn.execute(
+                spellings = Counter({as_text(name): n for name, n in conn.execute(
                     "SELECT name, n FROM spellings WHERE topic=?", (topic_b,))})
                 topics[key] = display_name(spellings)
                 counts = Counter(dict(conn.execute("SELECT day, n FROM days WHERE topic=? AND day > ?",

@@ -13,13 +13,14 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import NamedTuple
 
 from aggregator.executor import Executor
-from aggregator.model import ParseResult, Problem, summarize
-from aggregator.ranking.index import Copy, RankIndex, Rules, solo_rows
+from aggregator.model import ParseResult, Problem, Summary, summarize
+from aggregator.ranking.index import RankIndex
+from aggregator.ranking.rows import Copy, Rows
 from aggregator.sources.local.articles import parse_article
 from aggregator.sources.local.discover import Found
 from aggregator.sources.local.parsekey import ParseOptions, fingerprint
@@ -29,46 +30,43 @@ from aggregator.state.store import FileStat, Store
 BATCH = 256
 
 
+class ParsedFile(NamedTuple):
+    """One file's parse as a worker sends it back.  Its blobs are encoded
+    for the state file in the worker (state/codec.py: JSON, never a
+    pickle), so the build process stores them as they are and decodes only
+    the problems, if any.  (A named tuple: it pickles as a tuple does.)"""
+
+    path: str
+    stat: FileStat  # as found
+    copies: tuple[Copy, ...]  # per article: id, published, encoded Summary
+    problems: bytes | None  # the encoded Problems; None when there are none
+    result: bytes  # the encoded ParseResult
+    cacheable: bool  # False after an I/O failure: the next run must try again
+    rows: tuple[Rows, ...] = ()  # per article, what the ranking asked the workers to derive
+
+
 @dataclass(frozen=True, slots=True)
 class _Batch:
-    files: tuple[tuple[str, FileStat], ...]  # (path, stat) as plain tuples: see Parsed
+    files: tuple[tuple[str, FileStat], ...]  # (path, stat) as plain tuples
     options: ParseOptions
-    rules: Rules | None  # a cold build: make each article's solo rows too
+    derive: Callable[[Summary], Rows] | None  # what the ranking asked for per copy
 
 
-# One file's parse as a worker sends it back: a plain tuple, because a named
-# tuple pickles twice as slowly across the process boundary (its
-# ``__getnewargs__`` is Python code, run for every file).  The blobs are
-# encoded for the state file in the worker (state/codec.py: JSON, never a
-# pickle), so the build process stores them as they are and decodes only
-# the problems, if any.
-#   path, stat: the file as found
-#   copies: per article (id, published, encoded Summary)
-#   problems: the encoded Problems; None when there are none
-#   result: the encoded ParseResult
-#   cacheable: False after an I/O failure: the next run must try again
-#   solos: per article, its URL's Rows as if it had no other copy (cold builds only)
-Parsed = tuple[str, FileStat, tuple[Copy, ...], bytes | None, bytes, bool, tuple[tuple[Any, ...], ...]]
-
-
-def parse_batch(batch: _Batch) -> list[Parsed]:
+def parse_batch(batch: _Batch) -> list[ParsedFile]:
     """Read and parse a batch of files (runs in a worker process)."""
     out = []
-    rules = batch.rules
+    derive = batch.derive
     for found in batch.files:
         result = read_and_parse(found, batch.options)
         blob = codec.dumps_result(result)
         # One file holds one article: the blob's hash is that article's digest.
         digest = hashlib.blake2b(blob, digest_size=12).hexdigest() if len(result.articles) == 1 else None
         summaries = [summarize(a, digest) for a in result.articles]
-        copies = tuple((s.id, s.published, codec.dumps_summary(s)) for s in summaries)
+        copies = tuple(Copy(s.id, s.published, codec.dumps_summary(s)) for s in summaries)
         problems = codec.dumps_problems(result.problems) if result.problems else None
-        # The ranking's rows for each URL as if it had no other copy: the
-        # build process then only writes them (work done here runs on
-        # every core; work done there competes with these workers).
-        solos = tuple(solo_rows(s, rules) for s in summaries) if rules is not None else ()
-        out.append((found[0], found[1], copies, problems, blob,
-                    not any(p.kind == "failed" for p in result.problems), solos))
+        rows = tuple(derive(s) for s in summaries) if derive is not None else ()
+        out.append(ParsedFile(found[0], found[1], copies, problems, blob,
+                              not any(p.kind == "failed" for p in result.problems), rows))
     return out
 
 
@@ -155,20 +153,47 @@ def _read(fd: int, expected: int, limit: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _emptied(parsed: Parsed) -> Parsed:
+def _emptied(parsed: ParsedFile) -> ParsedFile:
     """A file that had an article and is empty now is most likely being
     rewritten in place: a failed read (read again next run, and no topic
     is removed meanwhile), not an article that is gone."""
-    path = parsed[0]
-    problem = Problem(path, "file is empty now but had an article (rewritten in place?); read again next run",
+    problem = Problem(parsed.path, "file is empty now but had an article (rewritten in place?); read again next run",
                       "failed")
-    return (path, parsed[1], (), codec.dumps_problems((problem,)), parsed[4], False, ())
+    return parsed._replace(copies=(), problems=codec.dumps_problems((problem,)), cacheable=False, rows=())
 
 
 @dataclass
 class CollectStats:
     files: int = 0
     parsed: int = 0  # read and parsed this run (the rest came from the cache)
+
+
+@dataclass
+class _Plan:
+    """Which files to parse, given the cache."""
+
+    fresh: Iterable[Found]
+    unchanged: set[str] = field(default_factory=set)
+    gone: list[str] = field(default_factory=list)
+    emptied: set[str] = field(default_factory=set)  # found empty, with a non-empty version cached
+
+
+def _plan(files: Iterable[Found], cached: dict[str, FileStat] | None) -> _Plan:
+    if cached is None:
+        return _Plan(files)  # nothing cached: parse everything, as the walk finds it
+    plan = _Plan([])
+    fresh: list[Found] = []
+    for found in files:
+        known = cached.get(found.path)
+        if known == found.stat:
+            plan.unchanged.add(found.path)
+        else:
+            fresh.append(found)
+            if known is not None and found.stat[0] == 0 < known[0]:
+                plan.emptied.add(found.path)
+    fresh_paths = {f.path for f in fresh}  # changed files are not gone
+    plan.fresh, plan.gone = fresh, [p for p in cached if p not in plan.unchanged and p not in fresh_paths]
+    return plan
 
 
 def collect_local(files: Iterable[Found], store: Store, index: RankIndex, executor: Executor,
@@ -186,58 +211,32 @@ def collect_local(files: Iterable[Found], store: Store, index: RankIndex, execut
     on keeps the workers busy from its first batch."""
     stats = stats if stats is not None else CollectStats()
     fp = fingerprint(options, version)
-    cold = not store.has_cache(fp)
-    unchanged: set[str] = set()
-    gone: list[str] = []
-    fresh: Iterable[Found]
-    emptied: set[str] = set()  # found empty, with a non-empty version cached
-    if cold:
-        index.reset_local()  # every file is parsed again: no copy to compare with
-        fresh = files
-    else:
-        cached = store.cached(fp)
-        fresh = []
-        for found in files:
-            known = cached.get(found.path)
-            if known == found.stat:
-                unchanged.add(found.path)
-            else:
-                fresh.append(found)
-                if known is not None and found.stat[0] == 0 < known[0]:
-                    emptied.add(found.path)
-        gone = [p for p in cached if p not in unchanged]
-        if gone:  # changed files are not gone
-            fresh_paths = {f.path for f in fresh}
-            gone = [p for p in gone if p not in fresh_paths]
-        del cached  # 100,000 paths and stats: not needed while parsing
-    rules = index.rules if cold else None
+    complete = not store.has_cache(fp)
+    plan = _plan(files, None if complete else store.cached(fp))
+    derive = index.start_local(complete)
     # Batches taken from ``fresh`` only as the executor asks for them.
-    chunks = iter(fresh)
-    batches = (_Batch(tuple((path, stat) for path, stat in chunk), options, rules)
+    chunks = iter(plan.fresh)
+    batches = (_Batch(tuple((path, stat) for path, stat in chunk), options, derive)
                for chunk in iter(lambda: tuple(islice(chunks, BATCH)), ()))
     failed: list[str] = []
-    for batch_result in executor.map(parse_batch, batches):
-        if emptied:
-            batch_result = [_emptied(p) if p[0] in emptied and not p[2] else p for p in batch_result]
-        stats.parsed += len(batch_result)
-        store.save_parsed([(p[0], p[1], p[3], p[4]) for p in batch_result if p[5]], fp)
-        if cold:
-            index.add_files([(p[0], p[2], p[6]) for p in batch_result])
-        for path, _stat, copies, problems, _result, cacheable, _solos in batch_result:
-            if not cacheable:
-                failed.append(path)  # parsed again next run, whatever its stat
-            if not cold:
-                index.set_copies(path, copies)
+    for parsed in executor.map(parse_batch, batches):
+        if plan.emptied:
+            parsed = [_emptied(p) if p.path in plan.emptied and not p.copies else p for p in parsed]
+        stats.parsed += len(parsed)
+        store.save_parsed([(p.path, p.stat, p.problems, p.result) for p in parsed if p.cacheable], fp)
+        index.apply(parsed)
+        failed.extend(p.path for p in parsed if not p.cacheable)  # parsed again next run, whatever its stat
+        for p in parsed:
             if progress:
                 progress(1)
-            if problems is not None:
-                yield path, codec.loads_problems(problems)
-    stats.files = stats.parsed + len(unchanged)
-    if progress and unchanged:
-        progress(len(unchanged))
+            if p.problems is not None:
+                yield p.path, codec.loads_problems(p.problems)
+    stats.files = stats.parsed + len(plan.unchanged)
+    if progress and plan.unchanged:
+        progress(len(plan.unchanged))
     for path, blob in store.problems(fp):
-        if path in unchanged:
+        if path in plan.unchanged:
             yield path, codec.loads_problems(blob)
     # Rows of vanished files, and of other program versions or settings.
-    index.drop_origins(gone)
-    store.forget(gone + failed, keep_fingerprint=fp)
+    index.drop_origins(plan.gone)
+    store.forget(plan.gone + failed, keep_fingerprint=fp)
