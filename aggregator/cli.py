@@ -50,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("--output", metavar="DIR", help="output folder (overrides the config)")
             cmd.add_argument("--rebuild-state", action="store_true",
                              help="delete the state file first and build from the inputs alone")
+    explain = commands.add_parser("explain", help="say why the copies of an article were merged or kept apart",
+                                  description="say why the copies of an article were merged or kept apart "
+                                              "(as the last build decided)")
+    explain.add_argument("url", metavar="URL", help="an article's link or item id")
+    explain.add_argument("-c", "--config", default="config.yaml")
+    explain.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                         help="wait this long for a running build to finish (default: exit 3 at once)")
     serve = commands.add_parser("serve", help="serve the output folder over HTTP")
     serve.add_argument("-c", "--config", default="config.yaml")
     serve.add_argument("--host", default="127.0.0.1")
@@ -74,6 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             serve(config.output_dir, host=args.host, port=args.port, cache_control=_cache_control(args, config),
                   limits=config.serve)
+            return 0
+        if args.command == "explain":
+            from aggregator.build.explain import explain
+
+            print("\n".join(printable(line) for line in explain(config, args.url, wait=args.wait)))
             return 0
         return _build(args, config)
     except LockedError as exc:

@@ -66,9 +66,12 @@ class Related(_Compact):
 class Article(_Compact):
     """One article, from a local file or a remote feed item.
 
-    ``id`` is the canonical URL (see :func:`aggregator.urls.canonical_url`):
-    the identity used for duplicate detection and as the stable item id in
-    every output format.  ``url`` is the link published to readers.
+    ``id`` is the key copies merge on and the stable item id in every
+    output format: the canonical URL (see :func:`aggregator.urls.canonical_url`)
+    of a local article, and of a remote item whose link identifies it; a
+    remote item whose link other items of its source share keeps its own
+    identity (``item_id``: guid, ``tag:`` URI...; see
+    :mod:`aggregator.sources.remote.identity`).  ``url`` is the link published to readers.
     ``content_html`` and ``featured_html`` are already sanitised; ``title``
     and ``summary`` are plain text already stripped of XML-illegal characters.
     A local article's body is kept as written in ``body_source`` (text, base
@@ -105,6 +108,7 @@ class Article(_Compact):
     body_source: tuple[str, str, bool] | None = None
     author: str | None = None  # the byline, when the input names one (else the provider is shown)
     video_url: str | None = None  # the page to watch the video on (a video article, or an embedded player)
+    item_id: str | None = None  # a remote item's identity within its source (sources/remote/identity.py)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # One flat list of plain values, the datetimes without their
@@ -252,6 +256,25 @@ class Summary(NamedTuple):
     domain: str | None = None  # the provider's domain, else the link's host
 
 
+# The Summary fields made in summarize(); every other field is the Article
+# field of the same name and type, copied as it is (checked below: a field
+# added to one and not the other, or retyped in one, fails at import).
+_SUMMARY_DERIVED = frozenset({"published", "updated", "digest", "provider", "domain"})
+_SUMMARY_COPIED = tuple(name for name in Summary._fields if name not in _SUMMARY_DERIVED)
+_SUMMARY_VALUES = operator.attrgetter(*_SUMMARY_COPIED)
+
+
+def _check_projection() -> None:
+    declared = {f.name: f.type for f in fields(Article)}
+    for name in _SUMMARY_COPIED:
+        annotation = Summary.__annotations__[name]  # a ForwardRef: a NamedTuple evaluates what it can
+        if declared.get(name) != getattr(annotation, "__forward_arg__", annotation):
+            raise TypeError(f"Summary.{name} is not Article.{name}: declare it once, or derive it in summarize()")
+
+
+_check_projection()
+
+
 def summarize(article: Article, digest: str | None = None) -> Summary:
     """``article``'s summary; ``digest`` defaults to a hash of its pickle."""
     from urllib.parse import urlsplit
@@ -262,11 +285,9 @@ def summarize(article: Article, digest: str | None = None) -> Summary:
     updated = max(article.updated.timestamp(), published) if article.updated else published
     if digest is None:
         digest = hashlib.blake2b(pickle.dumps(article, protocol=pickle.HIGHEST_PROTOCOL), digest_size=12).hexdigest()
-    return Summary(
-        id=article.id, origin=article.origin, published=published, updated=updated, title=article.title,
-        digest=digest, topics=article.topics, quality=article.quality,
-        heat=article.heat, is_published=article.is_published, removed=article.removed, category=article.category,
-        kind=article.kind, provider=provider.name if provider else None, domain=(domain or "").lower() or None)
+    copied = dict(zip(_SUMMARY_COPIED, _SUMMARY_VALUES(article), strict=True))
+    return Summary(**copied, published=published, updated=updated, digest=digest,
+                   provider=provider.name if provider else None, domain=(domain or "").lower() or None)
 
 
 def feed_anchor(kind: str, slug: str) -> str:

@@ -46,6 +46,7 @@ class Report:
     eligible: int = 0
     archives: int = 0  # archive documents (each in every format)
     filtered: int = 0
+    merged: int = 0  # copies merged into another item (``aggregator explain URL`` says why)
     problems: list[Problem] = field(default_factory=list)
     sources: list[Any] = field(default_factory=list)  # remote SourceReport values
     written: list[str] = field(default_factory=list)
@@ -84,6 +85,8 @@ class Report:
         parts = [f"{self.articles} articles from {self.files} files "
                  f"({sum(p.kind == 'skipped' for p in local)} skipped, "
                  f"{sum(p.kind == 'failed' for p in local)} failed)"]
+        if self.merged:
+            parts.append(f"{self.merged} copies merged")
         if self.sources:
             failed = sum(1 for s in self.sources if getattr(s, "status", "") in ("failed", "stale"))
             parts.append(f"{len(self.sources)} sources ({failed} failed)")
@@ -105,7 +108,8 @@ class Report:
         return {
             "exit_code": self.exit_code,
             "inputs": {"files": self.files, "parsed": self.parsed, "articles": self.articles,
-                       "eligible": self.eligible, "filtered": self.filtered},
+                       "eligible": self.eligible, "filtered": self.filtered,
+                       "merged": self.merged},
             "problems": [{"where": p.where, "line": p.line, "kind": p.kind, "reason": p.reason}
                          for p in self.problems],
             "sources": [_source_json(s) for s in self.sources],

@@ -88,7 +88,8 @@ class Ranker:
                 if key not in keys:
                     keys.append(key)
         if not self.details:
-            item = Summary(item.id, item.origin, item.published, item.updated, item.title, item.digest,
+            item = Summary(id=item.id, origin=item.origin, published=item.published, updated=item.updated,
+                           title=item.title, digest=item.digest,
                            quality=item.quality, heat=item.heat, is_published=item.is_published)
         best = self.best.get(item.id)
         if best is None:

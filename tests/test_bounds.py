@@ -88,3 +88,7 @@ def test_hostile_but_legal_input_is_bounded(tmp_path: Path, case: str) -> None:
         assert warning in result.stderr
     for path in (tmp_path / "out").glob("*.json"):
         json.loads(path.read_bytes())  # every output complete
+
+
+# Real clients / big hostile corpora: tens of seconds in all (left out of `pytest -m "not slow"`).
+pytestmark = pytest.mark.slow

@@ -206,3 +206,7 @@ def test_chromium_renders_a_topic_page_with_its_items(site: Site, tmp_path: Path
     assert len(rendered) == len(items)
     for item in items[:10]:
         assert item["url"].replace("&", "&amp;") in dom, item["url"]
+
+
+# Real clients / big hostile corpora: tens of seconds in all (left out of `pytest -m "not slow"`).
+pytestmark = pytest.mark.slow

@@ -59,6 +59,7 @@ def _check_parses(name: str, data: bytes) -> None:
         json.loads(data)
 
 
+@pytest.mark.slow
 def test_sigkill_leaves_old_or_new(tmp_path: Path) -> None:
     site = _site(tmp_path / "site")
     articles = site / "articles"

@@ -49,6 +49,7 @@ def test_pool_is_byte_identical_to_serial(project: Project) -> None:
     assert serial == parallel and len(serial) > 20
 
 
+@pytest.mark.slow
 def test_dask_is_byte_identical_to_local(project: Project) -> None:
     distributed = pytest.importorskip("dask.distributed")
     from aggregator.executor import DaskExecutor

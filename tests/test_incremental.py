@@ -363,6 +363,7 @@ def test_changing_one_custom_feeds_filter_rewrites_only_that_feed(project: Proje
     assert [i["id"] for i in items] == [url("ai-3")]  # the only Space article of quality 60 or more
 
 
+@pytest.mark.slow
 def test_every_edit_ends_where_a_fresh_build_does(make_project: Callable[[str], Project]) -> None:
     """The ranking kept in the state store, step by step: duplicate URLs
     whose winner changes, a withdrawn copy, deleted and renamed files, a

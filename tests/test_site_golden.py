@@ -49,6 +49,7 @@ def test_the_committed_feeds_are_a_fresh_build_of_the_sample(tmp_path: Path) -> 
 
 
 @pytest.mark.skipif(not REALDATA.is_dir(), reason="../shared/realdata is not present")
+@pytest.mark.slow
 def test_realdata_builds_to_its_golden_digests(tmp_path: Path) -> None:
     config = ('site: {title: "Real data", base_url: "https://example.org/feeds/"}\n'
               f"articles: [{json.dumps(str(REALDATA))}]\noutput: out\nstate: state.db\n"

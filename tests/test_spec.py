@@ -64,6 +64,7 @@ def test_bundled_sample(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(REALDATA is None, reason="no ../shared/realdata next to the project")
+@pytest.mark.slow
 def test_real_data(tmp_path: Path) -> None:
     assert REALDATA is not None
     secrets = secured_values(REALDATA)

@@ -146,7 +146,7 @@ def test_xml_parse_back(fmt: str) -> None:
     parsed = _parse(fmt)
     assert parsed.feed.title == "Example News: Café"
     assert parsed.feed.link == f"{BASE}cafe.html"  # the feed's own page
-    assert parsed.feed.language if fmt == "rss" else True
+    assert parsed.feed.get("language") == "en"  # RSS <language>, Atom xml:lang
     assert parsed.feed.get("generator_detail", {}).get("href") is None  # no URI unless configured
     for entry, article in zip(parsed.entries, ITEMS, strict=True):
         assert entry.title == article.title

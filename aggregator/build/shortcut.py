@@ -81,7 +81,8 @@ def save(conn: sqlite3.Connection, key: str, now: float, due: float, report: Rep
     record = LastRun(
         key=key, due=due, since=now, outputs=sorted(report.written + report.unchanged),
         counts={"files": report.files, "articles": report.articles, "eligible": report.eligible,
-                "filtered": report.filtered, "feeds": report.feeds, "archives": report.archives},
+                "filtered": report.filtered, "merged": report.merged, "feeds": report.feeds,
+                "archives": report.archives},
         problems=[asdict(p) for p in report.problems])
     data = asdict(record)
     data["due"] = None if math.isinf(due) else due

@@ -86,6 +86,7 @@ class Ranked:
     future: list[Problem]  # articles skipped for being dated in the future
     due: float  # when the earliest of them becomes eligible (POSIX time)
     filtered: int
+    merged: int  # copies merged into another item
 
 
 def run(ctx: Context, walked: tuple[list[Found], list[Problem]] | None, key: str | None,
@@ -114,6 +115,7 @@ def run(ctx: Context, walked: tuple[list[Found], list[Problem]] | None, key: str
     ranked = rank(ctx, index)
     report.problems.extend(ranked.future)
     report.eligible, report.filtered = ranked.ranking.eligible, ranked.filtered
+    report.merged = ranked.merged + sum(getattr(s, "merged", 0) for s in remote.sources)
     report.problems.sort(key=lambda p: (p.where, p.line or 0, p.kind, p.reason))
     feeds = plan_feeds(config, ranked.ranking)
     report.feeds = sum(1 for f in feeds if f.info.kind != "archive")
@@ -193,7 +195,7 @@ def rank(ctx: Context, index: RankIndex) -> Ranked:
     index.update()
     future, due = index.future()
     ranking = index.result(ctx.config.feeds.max_items, archives=ctx.config.feeds.archives)
-    return Ranked(ranking, future, due, index.filtered())
+    return Ranked(ranking, future, due, index.filtered(), index.merged())
 
 
 def _loaders(store: Store, remote: Fetched) -> Loaders:

@@ -1,9 +1,7 @@
 """The ranking kept in the state store, so a run re-ranks only what changed.
 
-The reference ranker of the tests ranks a stream of summaries in memory: it
-is simple and it is the reference.  A cron job over a large archive would
-feed it every article on every run and hold a summary per URL meanwhile.
-:class:`RankIndex` keeps the same ranking as indexed rows of the state store:
+:class:`RankIndex` keeps the ranking as indexed rows of the state store
+(an in-memory ranker would be fed every article on every run):
 
 - ``copies``: one row per copy of an article (a file's article, a remote
   item): its URL, where it comes from and its summary;
@@ -22,12 +20,9 @@ re-aggregates those only.  New ranking settings, filters, custom feeds or
 program version rebuild it, streaming over ``copies`` in URL order.  A cold
 build (every file parsed) takes a third way: the parse workers compute each
 article's rows as if its URL had no other copy (:func:`solo_rows`), the
-build only writes them, with the indexes dropped, and re-aggregates the URLs
-seen more than once.  The outcome equals the in-memory ranker's whichever
-way it was reached (tests/test_rankstore.py).
-
-The rows themselves, and how a URL's copies make them, are pure functions
-in :mod:`aggregator.ranking.rows`.
+build writes them with the indexes dropped and re-aggregates the URLs seen
+twice.  The outcome equals the reference ranker's of the tests whichever
+way it was reached; the rows are pure functions (:mod:`~aggregator.ranking.rows`).
 """
 
 from __future__ import annotations
@@ -243,6 +238,10 @@ class RankIndex:
         if self._dirty is not None:
             self._dirty.update(row[0] for row in rows)
 
+    def merged(self) -> int:
+        """Copies merged into another (same id) across files and sources."""
+        return int(self.conn.execute("SELECT COUNT(*) - COUNT(DISTINCT id) FROM copies").fetchone()[0])
+
     def local_count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM copies WHERE remote = 0").fetchone()[0])
 
@@ -396,7 +395,8 @@ class RankIndex:
                 # What publishing needs of an archived item (as the in-memory
                 # ranker keeps without custom feeds): a third of the memory.
                 item = full.item
-                slim = Summary(item.id, item.origin, item.published, item.updated, item.title, item.digest)
+                slim = Summary(id=item.id, origin=item.origin, published=item.published, updated=item.updated,
+                               title=item.title, digest=item.digest)
                 pick = shared[ident] = Pick(slim, full.topic_keys)
             picks.append(pick)
         picks.sort(key=lambda p: (p.item.published, p.item.id))

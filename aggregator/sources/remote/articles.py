@@ -2,7 +2,9 @@
 
 - The link is resolved against the feed's final URL and must be absolute
   http(s) (:func:`~aggregator.urls.resolve_url`); items without one are dropped
-  and counted.  The article id is the canonical form of that link.
+  and counted.  Each item's identity and merge key (its id) follow
+  :mod:`aggregator.sources.remote.identity`; a repeated entry (same
+  identity) is merged into the newest and counted.
 - Titles and summaries are plain text; content is allowlist-sanitised with the
   item link as base.  A missing title falls back to the summary, then the URL.
 - Dates are aware UTC.  An item without a date, or dated more than a day in
@@ -23,9 +25,10 @@ from urllib.parse import urlsplit
 
 from aggregator.config.sources import MAX_TOPICS, TOPIC_MAX, SourceConfig
 from aggregator.model import Article, Image, Provider
+from aggregator.sources.remote.identity import identities, merge_keys
 from aggregator.sources.remote.raw import RawFeed, RawItem
 from aggregator.text import NAME_MAX, SUMMARY_MAX, TITLE_MAX, html_to_text, plain_text, sanitize_html
-from aggregator.urls import canonical_url, normalize_url, resolve_url
+from aggregator.urls import normalize_url, resolve_url
 
 FUTURE_SLACK = timedelta(days=1)
 
@@ -37,6 +40,7 @@ class Built:
     articles: tuple[Article, ...]
     dropped: int
     first_seen: dict[str, datetime]
+    merged: int = 0  # repeated entries merged into another with the same identity
 
 
 def build_articles(feed: RawFeed, source: SourceConfig, base_url: str, max_items: int,
@@ -44,19 +48,18 @@ def build_articles(feed: RawFeed, source: SourceConfig, base_url: str, max_items
     """Turn a parsed feed into at most ``max_items`` validated articles."""
     provider = _provider(feed, source, base_url)
     first_seen: dict[str, datetime] = {}
+    items = [(item, link) for item in feed.items
+             if (link := resolve_url(item.link, base_url) if item.link else None) is not None]
+    links = [link for _item, link in items]
+    idents = identities([item for item, _link in items], links, source.url)
     built: list[Article] = []
-    dropped = feed.dropped
-    for item in feed.items:
-        link = resolve_url(item.link, base_url) if item.link else None
-        if link is None:
-            dropped += 1
-            continue
-        article_id = canonical_url(link)
+    for (item, link), ident, article_id in zip(items, idents, merge_keys(idents, links), strict=True):
         published = _trusted(item.published, now) or _trusted(item.updated, now)
         if published is None:
             published = first_seen[article_id] = known_first_seen.get(article_id, now)
-        built.append(_article(item, source, link, article_id, published, provider, now))
-    return Built(_newest(built, max_items), dropped, first_seen)
+        built.append(_article(item, source, link, article_id, published, provider, now, ident))
+    kept = _newest(built, max_items)
+    return Built(kept, feed.dropped + len(feed.items) - len(items), first_seen, len(built) - len(set(idents)))
 
 
 def _trusted(when: datetime | None, now: datetime) -> datetime | None:
@@ -67,13 +70,13 @@ def _trusted(when: datetime | None, now: datetime) -> datetime | None:
 def _newest(articles: list[Article], limit: int) -> tuple[Article, ...]:
     ordered = sorted(articles, key=lambda a: (-a.published.timestamp(), a.id))
     kept: dict[str, Article] = {}
-    for article in ordered:  # the newest copy of a repeated id wins
-        kept.setdefault(article.id, article)
+    for article in ordered:  # the newest copy of a repeated entry wins
+        kept.setdefault(article.item_id or article.id, article)
     return tuple(kept.values())[:limit]
 
 
 def _article(item: RawItem, source: SourceConfig, link: str, article_id: str, published: datetime,
-             provider: Provider, now: datetime) -> Article:
+             provider: Provider, now: datetime, item_id: str) -> Article:
     summary = _summary(item)
     categories = _unique(plain_text(c, TOPIC_MAX) for c in item.categories)
     topics = _unique((*source.topics, *categories) if source.category_topics else source.topics)
@@ -93,6 +96,7 @@ def _article(item: RawItem, source: SourceConfig, link: str, article_id: str, pu
         quality=source.quality,
         provider=provider,
         image=Image(image_url, item.image.width, item.image.height) if image_url and item.image else None,
+        item_id=item_id,
     )
 
 

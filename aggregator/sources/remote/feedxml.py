@@ -69,6 +69,7 @@ def _item(entry: Mapping[str, Any]) -> RawItem:
         updated=to_utc(entry.get("updated_parsed")),
         categories=tuple(t for t in (_str(tag.get("term")) for tag in entry.get("tags") or []) if t),
         image=_image(entry),
+        enclosures=tuple(href for e in entry.get("enclosures") or [] if (href := _str(e.get("href")))),
     )
 
 

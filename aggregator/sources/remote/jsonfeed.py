@@ -76,7 +76,14 @@ def _item(entry: object) -> RawItem | None:
         updated=parse_date(fields["date_modified"]),
         categories=tuple(tags),
         image=RawImage(image) if image else None,
+        enclosures=_attachments(entry.get("attachments")),
     )
+
+
+def _attachments(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(a["url"] for a in value if isinstance(a, dict) and isinstance(a.get("url"), str) and a["url"])
 
 
 def _guid(value: Any) -> str | None:

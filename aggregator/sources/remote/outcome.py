@@ -44,6 +44,7 @@ class SourceReport:
     error: str | None = None
     http_status: int | None = None
     seconds: float = 0.0
+    merged: int = 0  # repeated entries (same identity) merged into the newest
 
     @property
     def failed(self) -> bool:
@@ -78,7 +79,7 @@ def fresh(source: SourceConfig, old: SourceState, response: Response, built: Bui
     state = SourceState(source.url, response.validators.etag, response.validators.last_modified, articles,
                         0, None, response.status, None, now, now)
     report = SourceReport(source.url, source.name, "fresh", len(articles), built.dropped, None,
-                          response.status, seconds)
+                          response.status, seconds, built.merged)
     return Outcome(report, articles, state, built.first_seen, tuple(problems))
 
 

@@ -33,6 +33,7 @@ class RawItem:
     updated: datetime | None = None
     categories: tuple[str, ...] = ()
     image: RawImage | None = None
+    enclosures: tuple[str, ...] = ()  # the URLs of its enclosures / attachments (podcast audio...)
 
 
 @dataclass(frozen=True)
