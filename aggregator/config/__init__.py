@@ -219,6 +219,12 @@ def _check(config: Config, lines: Lines) -> Config:
                           f"({config.parse.max_file_bytes}): a file within that size is never skipped for its front matter")
     for where, message in path_problems(config):
         raise lines.error(where, message)
+    _check_lists(config, lines)
+    return config
+
+
+def _check_lists(config: Config, lines: Lines) -> None:
+    """The fetch limits, and every custom feed and source on its own."""
     try:
         config.fetch.validate()
     except ConfigError as exc:
@@ -241,7 +247,6 @@ def _check(config: Config, lines: Lines) -> Config:
         except ConfigError as exc:
             key, _, message = exc.message.partition(": ")
             raise lines.error(("sources", i, key), message) from None
-    return config
 
 
 def base_url_error(url: str) -> str | None:

@@ -238,21 +238,25 @@ def build(cls: type[T], data: object, lines: Lines, key: tuple[str | int, ...] =
     return cls(**values)
 
 
+def _union(tp: Any, value: object, lines: Lines, key: tuple[str | int, ...]) -> Any:
+    options = typing.get_args(tp)
+    if value is None and type(None) in options:
+        return None
+    inner = [o for o in options if o is not type(None)]
+    if len(inner) == 1:
+        return convert(inner[0], value, lines, key)
+    for option in inner:  # first type that accepts the value wins
+        try:
+            return convert(option, value, lines, key)
+        except ConfigError:
+            continue
+    raise lines.error(key, f"expected one of {_names(inner)}, got {_describe(value)}")
+
+
 def convert(tp: Any, value: object, lines: Lines, key: tuple[str | int, ...]) -> Any:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(tp)
-        if value is None and type(None) in options:
-            return None
-        inner = [o for o in options if o is not type(None)]
-        if len(inner) == 1:
-            return convert(inner[0], value, lines, key)
-        for option in inner:  # first type that accepts the value wins
-            try:
-                return convert(option, value, lines, key)
-            except ConfigError:
-                continue
-        raise lines.error(key, f"expected one of {_names(inner)}, got {_describe(value)}")
+        return _union(tp, value, lines, key)
     if origin is typing.Literal:
         choices = typing.get_args(tp)
         if value not in choices:
