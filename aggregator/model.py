@@ -52,6 +52,16 @@ class Image(_Compact):
 
 
 @dataclass(frozen=True, slots=True)
+class Enclosure(_Compact):
+    """A file published with the item (podcast audio, video): RSS
+    ``enclosure``, Atom ``link rel="enclosure"``, JSON Feed ``attachments``."""
+
+    url: str
+    type: str | None = None  # its media type
+    length: int | None = None  # in bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Related(_Compact):
     """A related article, published as a link (and in the item's "Related
     coverage" list, newest first)."""
@@ -109,6 +119,7 @@ class Article(_Compact):
     author: str | None = None  # the byline, when the input names one (else the provider is shown)
     video_url: str | None = None  # the page to watch the video on (a video article, or an embedded player)
     item_id: str | None = None  # a remote item's identity within its source (sources/remote/identity.py)
+    enclosures: tuple[Enclosure, ...] = ()
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # One flat list of plain values, the datetimes without their

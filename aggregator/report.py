@@ -88,8 +88,7 @@ class Report:
         if self.merged:
             parts.append(f"{self.merged} copies merged")
         if self.sources:
-            failed = sum(1 for s in self.sources if getattr(s, "status", "") in ("failed", "stale"))
-            parts.append(f"{len(self.sources)} sources ({failed} failed)")
+            parts.append(f"{len(self.sources)} sources ({self._source_counts()})")
         if not self.dry_run:
             archives = f" (+{self.archives} archives)" if self.archives else ""
             parts.append(f"{self.feeds} feeds{archives}: {len(self.written)} files written, "
@@ -103,6 +102,23 @@ class Report:
             parts.append("state file damaged: rebuilt")
         parts.append(f"{seconds:.2f}s")
         return "; ".join(parts)
+
+    def _source_counts(self) -> str:
+        """"N failed" always, then each other status that occurred; the
+        deferred ones with the earliest time they have been failing since."""
+        statuses = [getattr(s, "status", "") for s in self.sources]
+        failed = sum(1 for status in statuses if status in ("failed", "stale"))
+        words = [f"{failed} failed"]
+        for status, word in (("deferred", "deferred"), ("not-due", "not due"), ("cached", "cached"),
+                             ("offline", "offline")):
+            count = statuses.count(status)
+            if count:
+                words.append(f"{count} {word}")
+        since = [s.failing_since for s in self.sources
+                 if getattr(s, "status", "") == "deferred" and getattr(s, "failing_since", None)]
+        if since:
+            words[1] += f" (failing since {min(since).date().isoformat()})"  # words[1]: the deferred
+        return ", ".join(words)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -121,5 +137,10 @@ class Report:
 
 
 def _source_json(source: Any) -> dict[str, Any]:
-    fields = ("url", "name", "status", "items", "dropped", "error", "http_status", "seconds")
-    return {f: getattr(source, f, None) for f in fields}
+    fields = ("url", "name", "status", "items", "dropped", "error", "http_status", "seconds", "merged", "cut")
+    found = {f: getattr(source, f, None) for f in fields}
+    found["drops"] = dict(getattr(source, "drops", ()))  # per reason code
+    for name in ("failing_since", "next_attempt"):
+        when = getattr(source, name, None)
+        found[name] = when.isoformat() if when is not None else None
+    return found

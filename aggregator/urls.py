@@ -48,7 +48,7 @@ def normalize_url(url: str) -> str | None:
     if "%" in url:
         url = _BAD_ESCAPE.sub("%25", url)
     if _ALREADY_NORMAL.fullmatch(url) and "#" not in url.partition("#")[2]:
-        return url if url.count("/") > 2 else url + "/"
+        return _with_root_path(url)
     parts = _split(url)
     if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
@@ -70,6 +70,18 @@ def normalize_url(url: str) -> str | None:
         quote(parts.query, safe=_SAFE_QUERY),
         quote(parts.fragment, safe=_SAFE_QUERY),
     ))
+
+
+def _with_root_path(url: str) -> str:
+    """``url`` with the path ``/`` when it has none (RFC 3986 6.2.3: an
+    empty path of an http(s) URL is ``/``), before its query or fragment."""
+    start = url.index("//") + 2
+    end = len(url)
+    for mark in "/?#":
+        found = url.find(mark, start)
+        if found != -1:
+            end = min(end, found)
+    return url if url.startswith("/", end) else f"{url[:end]}/{url[end:]}"
 
 
 def resolve_url(url: str, base: str | None) -> str | None:

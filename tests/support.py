@@ -1,11 +1,16 @@
-"""Test helpers: a throwaway project folder with a config, and a CLI runner."""
+"""Test helpers: a throwaway project folder with a config, a CLI runner, and
+feeds served on 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +112,49 @@ def run_measured(argv: list[str], cwd: Path, limit: float = 120) -> tuple[subpro
     out, err = proc.communicate()
     seconds = time.monotonic() - started
     return subprocess.CompletedProcess(argv, proc.returncode, out, err), seconds, peak
+
+
+def rss(items: str, title: str = "Test RSS", link: str = "https://example.org/") -> bytes:
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
+            f"<link>{link}</link><description>d</description>{items}</channel></rss>").encode()
+
+
+def rss_item(link: str, title: str = "Item", date: str | None = "Sat, 01 Jun 2024 10:00:00 GMT",
+             extra: str = "") -> str:
+    pub = f"<pubDate>{date}</pubDate>" if date else ""
+    return f"<item><title>{title}</title><link>{link}</link>{pub}{extra}</item>"
+
+
+def send(handler: BaseHTTPRequestHandler, status: int, body: bytes = b"", ctype: str = "application/rss+xml",
+         headers: Mapping[str, str] | None = None) -> None:
+    """One whole response, with its Content-Length."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", ctype)
+    handler.send_header("Content-Length", str(len(body)))
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    if status != 304:
+        handler.wfile.write(body)
+
+
+class _Routes(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = self.server.routes.get(self.path)  # type: ignore[attr-defined]
+        send(self, 200 if body is not None else 404, body.encode() if isinstance(body, str) else body or b"")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def feed_server(routes: Mapping[str, str | bytes]) -> Iterator[str]:
+    """Serve ``routes`` (path -> body) on 127.0.0.1; yields the base URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Routes)
+    httpd.routes = routes  # type: ignore[attr-defined]
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

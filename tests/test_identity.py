@@ -6,15 +6,13 @@ URL identifies one item."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import feedparser
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from support import Project, article
+from support import Project, article, feed_server
 
 from aggregator.sources.remote.identity import identities, is_absolute_uri, merge_keys
 from aggregator.sources.remote.raw import RawItem
@@ -52,27 +50,10 @@ FEEDS = {
 }
 
 
-class Feeds(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = FEEDS.get(self.path, "").encode()
-        self.send_response(200 if body else 404)
-        self.send_header("Content-Type", "application/rss+xml")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def base() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Feeds)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with feed_server(FEEDS) as url:
+        yield url
 
 
 def _configure(project: Project, base: str, *paths: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from aggregator.config.custom import CustomFeed
+from aggregator.config.opml import expand_opml
 from aggregator.config.settings import Bytes, Lines, Seconds, build, doc, load_document
 from aggregator.config.sources import FetchSettings, SourceConfig
 from aggregator.config.websub import WebSubSettings
@@ -185,6 +186,8 @@ def parse_config(text: str, *, name: str = "config.yaml", root: Path = Path(".")
     data, lines = load_document(text, name)
     if "root" in data if isinstance(data, dict) else False:
         raise lines.error(("root",), "unknown key")
+    if isinstance(data, dict) and "sources" in data:
+        data = dict(data, sources=expand_opml(data["sources"], root, lines))
     config = build(Config, data, lines)
     config = dataclasses.replace(config, root=root)
     return _check(config, lines)

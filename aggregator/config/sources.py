@@ -74,6 +74,9 @@ class FetchSettings:
         "shortest Retry-After honoured (default 60s)", between=WAIT))
     retry_after_max: Seconds = field(default=Seconds(7 * 86400.0), metadata=doc(
         "longest Retry-After honoured (default 7d)", between=WAIT))
+    max_interval: Seconds = field(default=Seconds(86400.0), metadata=doc(
+        "longest wait a feed may ask for between fetches (Cache-Control max-age, Expires, RSS ttl; "
+        "default 24h)", between=WAIT))
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` (naming the ``fetch.`` key) for values

@@ -17,7 +17,7 @@ from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aggregator.model import Article, Image, ParseResult, Problem, Provider, Related, Summary
+from aggregator.model import Article, Enclosure, Image, ParseResult, Problem, Provider, Related, Summary
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -49,6 +49,8 @@ def article_values(article: Article) -> list[Any]:
             out.append([getattr(value, f.name) for f in fields(value)])
         elif name == "related":
             out.append([[r.title, r.url, _us(r.published) if r.published else None, r.provider] for r in value])
+        elif name == "enclosures":
+            out.append([[e.url, e.type, e.length] for e in value])
         else:
             out.append(value)
     return out
@@ -66,6 +68,8 @@ def article_of(values: list[Any]) -> Article:
             kwargs[name] = _NESTED[name](*value)
         elif name == "related":
             kwargs[name] = tuple(Related(t, u, _moment(p) if p is not None else None, pr) for t, u, p, pr in value)
+        elif name == "enclosures":
+            kwargs[name] = tuple(Enclosure(u, t, n) for u, t, n in value)
         elif isinstance(value, list):
             kwargs[name] = tuple(value)  # topics, tags, body_source
         else:

@@ -40,22 +40,35 @@ class Schema:
     WebSub theirs) and calls :func:`ensure_schema` before using them.  A new
     ``version`` drops the owner's tables (they are rebuilt from the inputs);
     ``adopt``: tables made before owners declared versions are kept, not
-    dropped (their rows are still valid)."""
+    dropped (their rows are still valid); ``migrations``: per older version
+    ``n``, the statements that bring its tables to version ``n + 1`` (an
+    upgrade with a migration for every step keeps the rows)."""
 
     owner: str
     version: int
     tables: tuple[str, ...]
     statements: tuple[str, ...]
     adopt: bool = False
+    migrations: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
 
 def ensure_schema(conn: sqlite3.Connection, schema: Schema) -> None:
-    """Create ``schema``'s tables, first dropping those of another version."""
+    """Create ``schema``'s tables: migrated from an older version when every
+    step has a migration, else dropped first (rebuilt from the inputs)."""
     conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     key = f"schema:{schema.owner}"
     row = conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
     current = row is not None and row[0] == str(schema.version)
-    if not current and not (row is None and schema.adopt):
+    stored = int(row[0]) if row is not None and row[0].isdigit() else (1 if row is None and schema.adopt else None)
+    steps = dict(schema.migrations)
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+                          (schema.tables[0],)).fetchone() is not None
+    if not current and exists and stored is not None and stored < schema.version and all(
+            n in steps for n in range(stored, schema.version)):
+        for n in range(stored, schema.version):
+            for statement in steps[n]:
+                conn.execute(statement)
+    elif not current and not (row is None and schema.adopt):
         for table in schema.tables:
             conn.execute(f"DROP TABLE IF EXISTS {table}")
     for statement in schema.statements:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 from aggregator.media import is_placeholder, video_thumbnail
-from aggregator.model import Article, Image
+from aggregator.model import Article, Enclosure, Image
 from aggregator.writers.itemhtml import item_html, teaser
 from aggregator.writers.values import link_uri, text, uri
 from aggregator.writers.words import Words
@@ -91,6 +91,7 @@ class Entry:
     image: Image | None  # a usable image (no placeholder), its URL a valid URI
     related: tuple[tuple[str, str], ...]  # (URL, title) of each related link with a valid URL
     source: str | None  # the remote feed the item came from
+    enclosures: tuple[Enclosure, ...] = ()  # its files (podcast audio...), each URL a valid URI
 
     @property
     def synopsis(self) -> str:
@@ -116,7 +117,9 @@ def entry_of(article: Article, doc: FeedDoc) -> Entry:
         categories=tuple(c for c in dict.fromkeys(text(c).strip() for c in categories(article)) if c),
         image=image,
         related=tuple((u, text(r.title)) for r in article.related if (u := link_uri(r.url, doc.strip_params))),
-        source=origin)
+        source=origin,
+        enclosures=tuple(replace(e, url=u, type=text(e.type) or None) for e in article.enclosures
+                         if (u := uri(e.url))))
     return replace(entry, html=item_html(entry, doc), teaser=teaser(entry))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aggregator.model import Enclosure
 from aggregator.writers.feed import Entry, FeedDoc, rfc3339
 from aggregator.writers.values import text, uri
 
@@ -45,6 +46,13 @@ def _put(obj: dict[str, Any], key: str, value: str | None) -> None:
         obj[key] = value
 
 
+def _attachment(enclosure: Enclosure) -> dict[str, Any]:
+    found: dict[str, Any] = {"url": enclosure.url, "mime_type": enclosure.type or "application/octet-stream"}
+    if enclosure.length is not None:
+        found["size_in_bytes"] = enclosure.length
+    return found
+
+
 def _item(entry: Entry) -> dict[str, Any]:
     article = entry.article
     url = entry.url
@@ -69,6 +77,8 @@ def _item(entry: Entry) -> dict[str, Any]:
     item["authors"] = [author]
     if entry.categories:
         item["tags"] = list(entry.categories)
+    if entry.enclosures:
+        item["attachments"] = [_attachment(e) for e in entry.enclosures]
     extension: dict[str, Any] = {}
     if entry.provider:
         extension["source"] = {"name": entry.provider}

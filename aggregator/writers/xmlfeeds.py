@@ -38,6 +38,7 @@ from feedgen.ext.base import BaseEntryExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from aggregator.model import Enclosure
 from aggregator.writers.feed import Entry, FeedDoc, rfc3339
 from aggregator.writers.values import text, uri
 
@@ -68,6 +69,11 @@ class _Links(BaseEntryExtension):  # type: ignore[misc]
             # feedgen's Atom tree spells the namespace as a plain xmlns
             # attribute, so its elements are un-namespaced: match it.
             etree.SubElement(entry, "link", attrs)
+        for enclosure in _enclosures(self.item):
+            attrs = {"rel": "enclosure", "href": enclosure.url, "type": enclosure.type or UNKNOWN_TYPE}
+            if enclosure.length is not None:
+                attrs["length"] = str(enclosure.length)
+            etree.SubElement(entry, "link", attrs)
         for href, title in _related(self.item):
             etree.SubElement(entry, "link", {"rel": "related", "href": href, "title": title})
         if self.item.provider:  # the provider as the entry's source (RFC 4287 4.2.11)
@@ -92,9 +98,28 @@ class _Links(BaseEntryExtension):  # type: ignore[misc]
             content = etree.SubElement(item, f"{{{MEDIA_NS}}}content", {"url": image.url, "medium": "image"})
             content.attrib.update({k: v for k, v in attrs.items() if k != "url"})
             etree.SubElement(item, f"{{{MEDIA_NS}}}thumbnail", attrs)
+        for n, enclosure in enumerate(_enclosures(self.item)):
+            kind = enclosure.type or UNKNOWN_TYPE
+            if n == 0:  # RSS 2.0 has one enclosure per item, with all three attributes
+                etree.SubElement(item, "enclosure", {"url": enclosure.url, "length": str(enclosure.length or 0),
+                                                     "type": kind})
+            else:
+                attrs = {"url": enclosure.url, "type": kind}
+                if enclosure.length is not None:
+                    attrs["fileSize"] = str(enclosure.length)
+                etree.SubElement(item, f"{{{MEDIA_NS}}}content", attrs)
         for href, title in _related(self.item):
             etree.SubElement(item, f"{{{ATOM_NS}}}link", {"rel": "related", "href": href, "title": title})
         return item
+
+
+UNKNOWN_TYPE = "application/octet-stream"
+
+
+def _enclosures(item: Entry) -> list[Enclosure]:
+    """The item's files, but not its image (already linked as one)."""
+    image = item.image.url if item.image else None
+    return [e for e in item.enclosures if e.url != image]
 
 
 def _related(item: Entry) -> list[tuple[str, str]]:

@@ -20,21 +20,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from support import rss, rss_item, send
 
 from aggregator.sources.remote import FetchSettings, SourceConfig
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
-
-
-def rss(items: str, title: str = "Test RSS", link: str = "https://example.org/") -> bytes:
-    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
-            f"<link>{link}</link><description>d</description>{items}</channel></rss>").encode()
-
-
-def rss_item(link: str, title: str = "Item", date: str | None = "Sat, 01 Jun 2024 10:00:00 GMT",
-             extra: str = "") -> str:
-    pub = f"<pubDate>{date}</pubDate>" if date else ""
-    return f"<item><title>{title}</title><link>{link}</link>{pub}{extra}</item>"
 
 
 RSS = rss(
@@ -130,14 +120,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def send(self, status: int, body: bytes = b"", ctype: str = "application/rss+xml",
              headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        if status != 304:
-            self.wfile.write(body)
+        send(self, status, body, ctype, headers)
 
 
 def _etag(h: Handler, site: Server) -> None:

@@ -20,7 +20,7 @@ def feed(**top: object) -> bytes:
     return json.dumps({"version": V11, "items": [], **top}).encode()
 
 
-def test_reads_items_and_counts_wrongly_typed_ones() -> None:
+def test_reads_items_and_drops_wrongly_typed_fields() -> None:
     result = read_json_feed(feed(title="T", items=[
         {"id": "a", "url": "https://x.example/a", "title": "A", "tags": ["t1"],
          "date_published": "2024-01-02T03:04:05Z"},
@@ -30,10 +30,16 @@ def test_reads_items_and_counts_wrongly_typed_ones() -> None:
         {"id": "e", "tags": "not-a-list"},
         "not an object",
     ]))
-    assert result.title == "T" and result.dropped == 4
-    first, second = result.items
+    # A wrong-typed field is dropped (and said), its item kept; only a non-object entry is left out.
+    assert result.title == "T" and result.dropped == 1
+    first, second, third, fourth, fifth = result.items
     assert first.published == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC) and first.categories == ("t1",)
     assert second.guid == "7" and second.link == "https://x.example/b"
+    assert third.guid is None and third.link == "https://x.example/c"
+    assert fourth.guid == "d" and fourth.title is None
+    assert fifth.guid == "e" and fifth.categories == ()
+    assert [d.code for d in result.drops] == ["bad-field", "bad-field", "bad-field", "not-an-item"]
+    assert "item 'd': 'title' dropped (list, expected a string)" in result.drops[1].detail
 
 
 @pytest.mark.parametrize(("body", "reason"), [

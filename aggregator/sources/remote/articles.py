@@ -18,19 +18,22 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from aggregator.config.sources import MAX_TOPICS, TOPIC_MAX, SourceConfig
-from aggregator.model import Article, Image, Provider
+from aggregator.model import Article, Enclosure, Image, Provider
 from aggregator.sources.remote.identity import identities, merge_keys
-from aggregator.sources.remote.raw import RawFeed, RawItem
+from aggregator.sources.remote.raw import Drop, RawFeed, RawItem
 from aggregator.text import NAME_MAX, SUMMARY_MAX, TITLE_MAX, html_to_text, plain_text, sanitize_html
 from aggregator.urls import normalize_url, resolve_url
 
 FUTURE_SLACK = timedelta(days=1)
+MAX_ENCLOSURES = 8
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*")
 
 
 @dataclass(frozen=True)
@@ -38,28 +41,44 @@ class Built:
     """The articles of one feed, how many items were dropped, and first-seen times to store."""
 
     articles: tuple[Article, ...]
-    dropped: int
+    drops: tuple[Drop, ...]  # entries left out and fields dropped, each with its reason code
     first_seen: dict[str, datetime]
     merged: int = 0  # repeated entries merged into another with the same identity
+    cut: int = 0  # items beyond the source's max_items (the oldest)
+    ttl: int | None = None  # the feed's RSS <ttl> (minutes)
+
+    @property
+    def dropped(self) -> int:
+        return sum(1 for d in self.drops if d.code in ("not-an-item", "no-link"))
 
 
 def build_articles(feed: RawFeed, source: SourceConfig, base_url: str, max_items: int,
                    known_first_seen: Mapping[str, datetime], now: datetime) -> Built:
     """Turn a parsed feed into at most ``max_items`` validated articles."""
     provider = _provider(feed, source, base_url)
-    first_seen: dict[str, datetime] = {}
-    items = [(item, link) for item in feed.items
-             if (link := resolve_url(item.link, base_url) if item.link else None) is not None]
-    links = [link for _item, link in items]
-    idents = identities([item for item, _link in items], links, source.url)
+    home = provider.url or normalize_url(source.url) or base_url
+    drops = list(feed.drops)
+    usable: list[tuple[RawItem, str | None]] = []
+    for item in feed.items:
+        link = resolve_url(item.link, base_url) if item.link else None
+        if link is None and not (item.content_html or item.content_text or item.summary):
+            given = f" ({item.link[:100]!r})" if item.link else ""
+            drops.append(Drop("no-link", f"item {item.guid or item.title or '?'}: no usable link{given}, no content"))
+            continue
+        usable.append((item, link))
+    links = [link for _item, link in usable]
+    idents = identities([item for item, _link in usable], links, source.url)
     built: list[Article] = []
-    for (item, link), ident, article_id in zip(items, idents, merge_keys(idents, links), strict=True):
+    first_seen: dict[str, datetime] = {}
+    for (item, link), ident, article_id in zip(usable, idents, merge_keys(idents, links), strict=True):
         published = _trusted(item.published, now) or _trusted(item.updated, now)
         if published is None:
             published = first_seen[article_id] = known_first_seen.get(article_id, now)
-        built.append(_article(item, source, link, article_id, published, provider, now, ident))
-    kept = _newest(built, max_items)
-    return Built(kept, feed.dropped + len(feed.items) - len(items), first_seen, len(built) - len(set(idents)))
+        # An item with content but no link of its own links to the site.
+        built.append(_article(item, source, link or home, article_id, published, provider, now, ident))
+    unique = _newest(built)
+    kept = unique[:max_items]
+    return Built(kept, tuple(drops), first_seen, len(built) - len(unique), len(unique) - len(kept), feed.ttl)
 
 
 def _trusted(when: datetime | None, now: datetime) -> datetime | None:
@@ -67,12 +86,12 @@ def _trusted(when: datetime | None, now: datetime) -> datetime | None:
     return when if when is not None and when <= now + FUTURE_SLACK else None
 
 
-def _newest(articles: list[Article], limit: int) -> tuple[Article, ...]:
+def _newest(articles: list[Article]) -> tuple[Article, ...]:
     ordered = sorted(articles, key=lambda a: (-a.published.timestamp(), a.id))
     kept: dict[str, Article] = {}
     for article in ordered:  # the newest copy of a repeated entry wins
         kept.setdefault(article.item_id or article.id, article)
-    return tuple(kept.values())[:limit]
+    return tuple(kept.values())
 
 
 def _article(item: RawItem, source: SourceConfig, link: str, article_id: str, published: datetime,
@@ -97,7 +116,20 @@ def _article(item: RawItem, source: SourceConfig, link: str, article_id: str, pu
         provider=provider,
         image=Image(image_url, item.image.width, item.image.height) if image_url and item.image else None,
         item_id=item_id,
+        author=plain_text(item.author, NAME_MAX) or None if item.author else None,
+        enclosures=_enclosures(item, link),
     )
+
+
+def _enclosures(item: RawItem, base: str) -> tuple[Enclosure, ...]:
+    """The item's files with an absolute http(s) URL, each once."""
+    found: dict[str, Enclosure] = {}
+    for e in item.enclosures:
+        url = resolve_url(e.url, base)
+        if url is not None and url not in found:
+            kind = e.type if e.type and _MEDIA_TYPE.fullmatch(e.type) else None
+            found[url] = Enclosure(url, kind, e.length)
+    return tuple(found.values())[:MAX_ENCLOSURES]
 
 
 def reapply(articles: tuple[Article, ...], source: SourceConfig, max_items: int) -> tuple[Article, ...]:

@@ -12,6 +12,7 @@ feed does not stall the event loop's timers.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -25,11 +26,12 @@ import httpx
 from aggregator.config.sources import FetchSettings, Limits, SourceConfig
 from aggregator.errors import SourceError
 from aggregator.sources.remote.articles import Built, build_articles
-from aggregator.sources.remote.fetch import HttpFailure, Validators, fetch
-from aggregator.sources.remote.guard import RedirectGuard, Resolver
+from aggregator.sources.remote.fetch import HttpFailure, Response, Validators, fetch
+from aggregator.sources.remote.guard import RedirectGuard, RedirectRefused, Resolver
 from aggregator.sources.remote.outcome import Outcome, failure, fresh, not_modified
-from aggregator.sources.remote.parse import parse_feed
+from aggregator.sources.remote.parse import discovered_feed, parse_feed, sniff
 from aggregator.sources.remote.state import SourceState
+from aggregator.urls import resolve_url
 
 log = logging.getLogger(__name__)
 BUDGET_EXHAUSTED = "run budget exhausted"
@@ -49,9 +51,9 @@ class Fetcher:
     """Runs :class:`Job` s for one run; holds the client, the semaphores and the clock."""
 
     def __init__(self, client: httpx.AsyncClient, settings: FetchSettings, now: datetime, resolver: Resolver,
-                 executor: Executor) -> None:
+                 executor: Executor, pins: dict[str, list[str]] | None = None) -> None:
         self.client, self.settings, self.now = client, settings, now
-        self.resolver, self.executor = resolver, executor
+        self.resolver, self.executor, self.pins = resolver, executor, pins
         self.slots = asyncio.Semaphore(settings.concurrency)
         self.hosts: dict[str, asyncio.Semaphore] = {}
         self.started: set[str] = set()
@@ -86,15 +88,21 @@ class Fetcher:
             async with self._host_slot(source.url), self.slots:
                 self.started.add(source.url)
                 started = time.monotonic()
-                guard = RedirectGuard(source.url, self.resolver, job.limits.allow_private_networks)
-                validators = Validators(state.etag, state.last_modified) if state.items else Validators()
+                guard = RedirectGuard(source.url, self.resolver, job.limits.allow_private_networks, self.pins)
+                # Every source that answered before is asked conditionally, with or without items.
+                validators = Validators(state.etag, state.last_modified)
                 response = await fetch(self.client, source.url, job.limits, validators, guard)
+                response, found = await self._autodiscover(response, job, guard)
             if response.status == 304:
-                return not_modified(source, state, response, self.now, _since(started), job.limits.max_items)
+                return not_modified(source, state, response, self.now, _since(started), job.limits.max_items,
+                                    self.settings.max_interval)
             loop = asyncio.get_running_loop()
             built, warning = await loop.run_in_executor(self.executor, _parse, job, response.body,
                                                         response.headers, response.url, self.now)
-            return fresh(source, state, response, built, warning, self.now, _since(started))
+            if found:
+                warning = "; ".join(w for w in (found, warning) if w)
+            return fresh(source, state, response, built, warning, self.now, _since(started),
+                         self.settings.max_interval)
         except HttpFailure as exc:
             return self._failed(job, str(exc), exc.status, exc.retry_after, started)
         except SourceError as exc:
@@ -102,6 +110,25 @@ class Fetcher:
         except Exception as exc:  # one source must never crash the run; CancelledError is not an Exception
             log.exception("%s: unexpected error", source.url)
             return self._failed(job, f"internal error: {type(exc).__name__}: {exc}", None, None, started)
+
+    async def _autodiscover(self, response: Response, job: Job, guard: RedirectGuard) -> tuple[Response, str | None]:
+        """An HTML page instead of a feed: the feed it names as its
+        ``<link rel="alternate">``, fetched once (one hop, through the
+        redirect guard: the page chose it), and a line saying so."""
+        if response.status != 200 or sniff(response.body) != "html":
+            return response, None
+        link = discovered_feed(response.body)
+        target = resolve_url(link, response.url) if link else None
+        if target is None or target == response.url:
+            return response, None  # parse_feed says "an HTML page"
+        try:
+            await guard.check(target)
+        except RedirectRefused as exc:
+            raise HttpFailure(f"autodiscovered feed refused: {exc}") from None
+        # No validators: those stored are the page's, kept for it (the page is what is configured).
+        feed = await fetch(self.client, target, job.limits, Validators(), guard)
+        note = f"an HTML page: its feed {target} is used (autodiscovery; list that URL to skip the page)"
+        return dataclasses.replace(feed, validators=Validators()), note
 
     def _failed(self, job: Job, reason: str, status: int | None, retry_after: str | None,
                 started: float) -> Outcome:

@@ -10,8 +10,10 @@ later like any other); with no entries it is a failure naming the reason.
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import html
 import io
+import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -20,7 +22,7 @@ from typing import Any
 import feedparser
 
 from aggregator.errors import SourceError
-from aggregator.sources.remote.raw import RawFeed, RawImage, RawItem
+from aggregator.sources.remote.raw import Drop, RawEnclosure, RawFeed, RawImage, RawItem
 
 # Bozo reasons that mean "parsed fine, but the headers lied about the encoding".
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
@@ -39,12 +41,45 @@ def read_xml_feed(body: bytes, headers: Mapping[str, str]) -> RawFeed:
     if not entries and not parsed.get("version"):
         raise SourceError("not a feed: unrecognised XML format")
     channel = parsed.get("feed") or {}
+    items = [_item(entry) for entry in entries]
+    drops: list[Drop] = []
+    if problem is not None:
+        items = _recovered(items, body, drops)
     return RawFeed(
         title=_str(channel.get("title")),
         link=_str(channel.get("link")),
-        items=tuple(_item(entry) for entry in entries),
+        items=tuple(items),
+        drops=tuple(drops),
         warning=f"malformed feed, usable items kept: {_reason(problem)}" if problem is not None else None,
+        ttl=_int(_str(channel.get("ttl"))),
     )
+
+
+_CLOSED = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>")
+
+
+def _recovered(items: list[RawItem], body: bytes, drops: list[Drop]) -> list[RawItem]:
+    """The items of a malformed feed, keeping only what parsed cleanly.
+
+    feedparser's lenient parser recovers the entries it saw; an entry whose
+    closing tag never came (a truncated download, broken markup after it)
+    may have swallowed the text of what followed into its last field (a
+    byline made of the elements after it).  Such an entry keeps its
+    identity, link, title and dates; its byline, summary, content and
+    enclosures are dropped with a warning.  (A body in an encoding where
+    tags are not ASCII bytes counts no closing tag: every entry is
+    treated as open, the cautious side.)"""
+    closed = len(_CLOSED.findall(body))
+    kept = items[:closed]
+    for item in items[closed:]:
+        doubtful = [name for name, value in (("author", item.author), ("summary", item.summary),
+                                             ("content", item.content_html), ("enclosures", item.enclosures))
+                    if value]
+        if doubtful:
+            what = f"item {item.guid or item.link or item.title or '?'}"
+            drops.append(Drop("truncated", f"{what}: {', '.join(doubtful)} dropped (its element never closed)"))
+        kept.append(dataclasses.replace(item, author=None, summary=None, content_html=None, enclosures=()))
+    return kept
 
 
 def _reason(exc: BaseException) -> str:
@@ -69,8 +104,27 @@ def _item(entry: Mapping[str, Any]) -> RawItem:
         updated=to_utc(entry.get("updated_parsed")),
         categories=tuple(t for t in (_str(tag.get("term")) for tag in entry.get("tags") or []) if t),
         image=_image(entry),
-        enclosures=tuple(href for e in entry.get("enclosures") or [] if (href := _str(e.get("href")))),
+        enclosures=tuple(RawEnclosure(href, _str(e.get("type")), _int(_str(e.get("length"))))
+                         for e in entry.get("enclosures") or [] if (href := _str(e.get("href")))),
+        author=_author(entry),
     )
+
+
+_MAIL_NAME = re.compile(r"\s*[^\s@()<>]+@[^\s()<>]+\s*\((?P<name>[^()]+)\)\s*")  # RSS: "mail (Name)"
+_NAME_MAIL = re.compile(r"\s*(?P<name>[^<>]+?)\s*<[^\s@<>]+@[^\s<>]+>\s*")  # "Name <mail>"
+
+
+def _author(entry: Mapping[str, Any]) -> str | None:
+    """The byline: the author's name, never an e-mail address.  Parsed
+    here from the raw value: feedparser's ``author_detail`` cuts names out
+    of "mail (Name)" at the wrong places."""
+    raw = _str(entry.get("author")) or _str((entry.get("author_detail") or {}).get("name"))
+    if raw is None:
+        return None
+    match = _MAIL_NAME.fullmatch(raw) or _NAME_MAIL.fullmatch(raw)
+    if match:
+        return match.group("name").strip() or None
+    return None if "@" in raw and " " not in raw.strip() else raw
 
 
 def _content(contents: object) -> str | None:
@@ -102,8 +156,8 @@ def _image(entry: Mapping[str, Any]) -> RawImage | None:
 
 
 def _int(value: object) -> int | None:
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 7:
-        return int(value)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) < 13:
+        return int(value.strip())
     return None
 
 

@@ -9,8 +9,12 @@ even from a private source, since nothing legitimate lives there.
 
 Name resolution is injectable (a ``Resolver`` maps a host name to IP address
 strings) so tests can exercise the guard without any real connection.  The
-guard checks addresses when the redirect is seen; httpx resolves again when it
-connects (see the module note on DNS rebinding in the report).
+addresses the guard approved for a redirect target are *pinned*: the
+connection goes to one of them (:class:`PinnedBackend`, an httpcore network
+backend), never to what a second lookup answers, so a name that resolves to
+a public address for the check and to a private one for the connection (DNS
+rebinding) cannot get through.  The Host header and the TLS server name stay
+the URL's host.
 """
 
 from __future__ import annotations
@@ -18,8 +22,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 from urllib.parse import urlsplit
+
+import httpcore
+import httpx
 
 Resolver = Callable[[str], Sequence[str]]
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -79,11 +87,13 @@ async def resolve(host: str, resolver: Resolver) -> list[Address]:
 class RedirectGuard:
     """Checks each redirect target of one source; remembers whether the source is public."""
 
-    def __init__(self, source_url: str, resolver: Resolver, allow_private: bool) -> None:
+    def __init__(self, source_url: str, resolver: Resolver, allow_private: bool,
+                 pins: dict[str, list[str]] | None = None) -> None:
         self._source_host = urlsplit(source_url).hostname or ""
         self._resolver = resolver
         self._allow_private = allow_private
         self._source_public: bool | None = None  # resolved lazily: most fetches never redirect
+        self._pins = pins  # host -> the addresses approved for it (PinnedBackend connects to these)
 
     async def check(self, target_url: str) -> None:
         """Raise :class:`RedirectRefused` when following a redirect to ``target_url`` is not allowed."""
@@ -94,12 +104,13 @@ class RedirectGuard:
             raise RedirectRefused("redirect without a host")
         targets = await resolve(host, self._resolver)
         bad = [a for a in targets if not is_public(a)]
-        if not bad:
-            return
-        if any(_is_forbidden_everywhere(a) for a in bad):
-            raise RedirectRefused(f"redirect to a link-local or metadata address refused: {host} ({bad[0]})")
-        if await self._source_is_public():
-            raise RedirectRefused(f"redirect from a public to a private address refused: {host} ({bad[0]})")
+        if bad:
+            if any(_is_forbidden_everywhere(a) for a in bad):
+                raise RedirectRefused(f"redirect to a link-local or metadata address refused: {host} ({bad[0]})")
+            if await self._source_is_public():
+                raise RedirectRefused(f"redirect from a public to a private address refused: {host} ({bad[0]})")
+        if self._pins is not None:
+            self._pins[host.lower().strip("[]")] = [str(a) for a in targets]
 
     async def _source_is_public(self) -> bool:
         if self._source_public is None:
@@ -110,3 +121,45 @@ class RedirectGuard:
             # An unresolvable source cannot be proven private: treat it as public (refuse).
             self._source_public = not addresses or any(is_public(a) for a in addresses)
         return self._source_public
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Connects a host name to the addresses the guard approved for it
+    (``pins``), else to what ``resolver`` answers, trying each in turn.
+    IP literals connect as they are."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend, resolver: Resolver, pins: dict[str, list[str]]) -> None:
+        self._inner, self._resolver, self._pins = inner, resolver, pins
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        name = host.lower().strip("[]")
+        addresses = self._pins.get(name)
+        if addresses is None:
+            try:
+                addresses = [str(a) for a in await resolve(name, self._resolver)]
+            except RedirectRefused as exc:
+                raise httpcore.ConnectError(str(exc)) from None
+        error: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        return await self._inner.connect_unix_socket(path, timeout, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def pinned_transport(resolver: Resolver, pins: dict[str, list[str]], limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+    """httpx's transport, connecting through :class:`PinnedBackend`."""
+    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+    pool = transport._pool  # httpx has no public hook for httpcore's network backend
+    pool._network_backend = PinnedBackend(pool._network_backend, resolver, pins)
+    return transport

@@ -46,7 +46,7 @@ def tag_uri(source_url: str, specific: str) -> str:
 
 def content_digest(item: RawItem) -> str:
     h = hashlib.sha256()
-    for part in (item.title, item.summary, item.content_html, item.content_text, *item.enclosures):
+    for part in (item.title, item.summary, item.content_html, item.content_text, *(e.url for e in item.enclosures)):
         h.update((part or "").encode("utf-8", "surrogatepass") + b"\0")
     return h.hexdigest()[:32]
 

@@ -19,6 +19,33 @@ class RawImage:
 
 
 @dataclass(frozen=True)
+class RawEnclosure:
+    """A file attached to an item (podcast audio, video): RSS ``enclosure``,
+    Atom ``link rel="enclosure"``, a JSON Feed attachment."""
+
+    url: str
+    type: str | None = None
+    length: int | None = None
+
+
+# Why an entry or a field of it was not used: one code per class, in the report.
+DROP_REASONS = {
+    "not-an-item": "entry is not an item object",
+    "no-link": "item without a usable link or content",
+    "bad-field": "field dropped: wrong type or unusable value",
+    "truncated": "field dropped from an item recovered from a malformed feed",
+}
+
+
+@dataclass(frozen=True)
+class Drop:
+    """An entry (or one of its fields) left out, with its reason code (:data:`DROP_REASONS`)."""
+
+    code: str
+    detail: str
+
+
+@dataclass(frozen=True)
 class RawItem:
     """One entry as the feed states it: strings unvalidated, links possibly relative."""
 
@@ -33,7 +60,8 @@ class RawItem:
     updated: datetime | None = None
     categories: tuple[str, ...] = ()
     image: RawImage | None = None
-    enclosures: tuple[str, ...] = ()  # the URLs of its enclosures / attachments (podcast audio...)
+    enclosures: tuple[RawEnclosure, ...] = ()
+    author: str | None = None  # the byline (RSS author/dc:creator, Atom author, JSON authors)
 
 
 @dataclass(frozen=True)
@@ -43,5 +71,11 @@ class RawFeed:
     title: str | None
     link: str | None
     items: tuple[RawItem, ...]
-    dropped: int = 0  # entries the reader itself rejected (wrong JSON types)
-    warning: str | None = None  # a recoverable parse problem (feedparser's bozo reason)
+    drops: tuple[Drop, ...] = ()  # entries the reader left out, and fields dropped from kept ones
+    warning: str | None = None  # a recoverable parse problem (feedparser's bozo reason, a bare JSON version)
+    ttl: int | None = None  # RSS <ttl>: minutes the feed may be cached
+
+    @property
+    def dropped(self) -> int:
+        """Entries left out (dropped fields do not count: their item is kept)."""
+        return sum(1 for d in self.drops if d.code in ("not-an-item", "no-link"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from aggregator.config.sources import FetchSettings
@@ -53,3 +54,37 @@ def next_attempt(now: datetime, failures: int, retry_after: str | None, settings
     wait = parse_retry_after(retry_after, now)
     seconds = clamp_retry_after(wait, settings) if wait is not None else backoff_seconds(failures, settings)
     return now + timedelta(seconds=seconds)
+
+
+def min_interval(headers: Mapping[str, str], ttl_minutes: int | None, now: datetime, cap: float) -> float:
+    """Seconds before a feed should be fetched again, by its own account:
+    the longest of ``Cache-Control: max-age`` (``no-cache``/``no-store``:
+    none), ``Expires`` (against the response's ``Date``, else ``now``) and
+    RSS ``<ttl>`` (minutes), capped at ``cap`` (``fetch.max_interval``) so
+    a feed cannot silence itself for longer."""
+    waits = [0.0]
+    cache_control = headers.get("cache-control", "").lower()
+    directives = {part.strip().partition("=")[0]: part.strip().partition("=")[2].strip('" ')
+                  for part in cache_control.split(",") if part.strip()}
+    if "no-cache" not in directives and "no-store" not in directives:
+        age = directives.get("max-age", "")
+        if age.isascii() and age.isdigit():
+            waits.append(float(min(int(age[:12]), 10**11)))
+        elif "max-age" not in directives:
+            expires = _http_date(headers.get("expires"))
+            if expires is not None:
+                date = _http_date(headers.get("date")) or now
+                waits.append((expires - date).total_seconds())
+    if ttl_minutes is not None:
+        waits.append(60.0 * min(ttl_minutes, 10**9))
+    return min(max(waits), cap)
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when

@@ -15,7 +15,7 @@ import httpx
 from aggregator.config.sources import FetchSettings, SourceConfig, effective_limits
 from aggregator.model import Article, Problem
 from aggregator.sources.remote.collect import Fetcher, Job
-from aggregator.sources.remote.guard import Resolver, system_resolver
+from aggregator.sources.remote.guard import Resolver, pinned_transport, system_resolver
 from aggregator.sources.remote.outcome import Outcome, SourceReport, untouched
 from aggregator.sources.remote.state import (
     SourceState,
@@ -72,6 +72,8 @@ def collect_sources(
             outcomes[source.url] = untouched(source, state, "offline", limits.max_items)
         elif state.not_before is not None and now < state.not_before:
             outcomes[source.url] = untouched(source, state, "deferred", limits.max_items)
+        elif state.fresh_until is not None and now < state.fresh_until:
+            outcomes[source.url] = untouched(source, state, "not-due", limits.max_items)
         else:
             seen = {item: min(when, now) for item, when in load_first_seen(conn, source.url).items()}
             jobs.append(Job(source, limits, state, seen))
@@ -146,6 +148,9 @@ async def _fetch_all(jobs: list[Job], settings: FetchSettings, now: datetime,
     pool = httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
     # trust_env=False: proxy variables would otherwise take precedence over ``transport`` and
     # could route a loopback source through a proxy; proxies are not supported.
+    pins: dict[str, list[str]] = {}  # redirect targets' approved addresses (guard.PinnedBackend)
+    if transport is None:
+        transport = pinned_transport(resolver, pins, pool)
     async with httpx.AsyncClient(transport=transport, follow_redirects=False, limits=pool,
                                  trust_env=False) as client:
-        return await Fetcher(client, settings, now, resolver, parse_pool).run_all(jobs)
+        return await Fetcher(client, settings, now, resolver, parse_pool, pins).run_all(jobs)

@@ -6,8 +6,10 @@ this module owns two tables, created on first use:
 ``source_state``
     one row per source URL: conditional-GET validators, the last good items
     (JSON, see :mod:`aggregator.sources.remote.codec`), consecutive failures, the last
-    error and HTTP status, ``not_before`` (Retry-After or backoff) and the times
-    of the last attempt and success.  Times are ISO 8601 UTC text.
+    error and HTTP status, ``not_before`` (Retry-After or backoff), the times
+    of the last attempt and success, ``fresh_until`` (the feed's own minimum
+    interval: Cache-Control, Expires, ``<ttl>``) and ``failing_since``.
+    Times are ISO 8601 UTC text.
 ``source_seen``
     first-seen times of undated items, keyed by (source URL, item id), so the
     date given to such an item is the same on every run.
@@ -40,7 +42,9 @@ CREATE TABLE IF NOT EXISTS source_state (
     last_status INTEGER,
     not_before TEXT,
     last_attempt TEXT,
-    last_success TEXT
+    last_success TEXT,
+    fresh_until TEXT,
+    failing_since TEXT
 );
 CREATE TABLE IF NOT EXISTS source_seen (
     source_url TEXT NOT NULL,
@@ -50,9 +54,10 @@ CREATE TABLE IF NOT EXISTS source_seen (
 );
 """
 _SELECT = """SELECT url, etag, last_modified, items, consecutive_failures, last_error, last_status,
-    not_before, last_attempt, last_success FROM source_state WHERE url = ?"""
+    not_before, last_attempt, last_success, fresh_until, failing_since FROM source_state WHERE url = ?"""
 _UPSERT = """INSERT OR REPLACE INTO source_state (url, etag, last_modified, items, consecutive_failures,
-    last_error, last_status, not_before, last_attempt, last_success) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+    last_error, last_status, not_before, last_attempt, last_success, fresh_until, failing_since)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 
 
 @dataclass(frozen=True)
@@ -69,10 +74,15 @@ class SourceState:
     not_before: datetime | None = None
     last_attempt: datetime | None = None
     last_success: datetime | None = None
+    fresh_until: datetime | None = None  # not fetched before this: the feed's own minimum interval
+    failing_since: datetime | None = None  # the first failure of the current run of failures
 
 
-TABLES = Schema("sources.remote", 1, ("source_state", "source_seen"),
-                tuple(s for s in SCHEMA.split(";") if s.strip()), adopt=True)
+# 2: fresh_until and failing_since (added, rows kept).
+TABLES = Schema("sources.remote", 2, ("source_state", "source_seen"),
+                tuple(s for s in SCHEMA.split(";") if s.strip()), adopt=True,
+                migrations=((1, ("ALTER TABLE source_state ADD COLUMN fresh_until TEXT",
+                                 "ALTER TABLE source_state ADD COLUMN failing_since TEXT")),))
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
@@ -102,18 +112,21 @@ def load_state(conn: sqlite3.Connection, url: str) -> SourceState:
     row = conn.execute(_SELECT, (url,)).fetchone()
     if row is None:
         return SourceState(url)
+    etag, last_modified = row[1], row[2]
     try:
         items = decode_articles(row[3])
     except (ValueError, TypeError, KeyError):
-        items = ()
-    return SourceState(url, row[1], row[2], items, int(row[4]), row[5], row[6],
-                       _time(row[7]), _time(row[8]), _time(row[9]))
+        # Validators without their items would make a 304 keep nothing: fetch in full.
+        items, etag, last_modified = (), None, None
+    return SourceState(url, etag, last_modified, items, int(row[4]), row[5], row[6],
+                       _time(row[7]), _time(row[8]), _time(row[9]), _time(row[10]), _time(row[11]))
 
 
 def save_state(conn: sqlite3.Connection, state: SourceState) -> None:
     values = (state.url, state.etag, state.last_modified, encode_articles(state.items),
               state.consecutive_failures, state.last_error, state.last_status, _text(state.not_before),
-              _text(state.last_attempt), _text(state.last_success))
+              _text(state.last_attempt), _text(state.last_success), _text(state.fresh_until),
+              _text(state.failing_since))
     conn.execute(_UPSERT, values)
 
 
