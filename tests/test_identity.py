@@ -76,6 +76,13 @@ def test_a_podcast_whose_episodes_share_one_link_publishes_every_episode(project
     rss = feedparser.parse((project.out / "tp.xml").read_bytes())
     assert len({e.id for e in rss.entries}) == 40  # one row per episode in a reader keyed on guid
     assert all(str(i["id"]).startswith("tag:127.0.0.1,2026:") for i in items)  # a relative guid, made absolute
+    # Every episode's audio is published, as every format spells an enclosure.
+    want = {f"https://cdn.show.example/ep{n}.mp3" for n in range(1, 41)}
+    assert {a["url"] for i in items for a in i["attachments"]} == want  # type: ignore[attr-defined]
+    for fmt in ("xml", "atom"):
+        parsed = feedparser.parse((project.out / f"tp.{fmt}").read_bytes())
+        assert {e.enclosures[0].href for e in parsed.entries} == want, fmt
+        assert {e.enclosures[0].type for e in parsed.entries} == {"audio/mpeg"}, fmt
 
 
 def test_permalinks_that_differ_only_in_their_fragment_stay_distinct(project: Project, base: str) -> None:

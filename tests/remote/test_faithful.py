@@ -237,6 +237,9 @@ def test_an_html_page_is_resolved_through_its_alternate_feed(site: Server, sourc
     result = _collect([source("/page")], conn, settings)
     assert [a.title for a in result.articles] == ["Found by autodiscovery"]
     assert any("autodiscovery" in w and "/page-feed" in w for w in _warnings(result))
+    again = _collect([source("/page")], conn, settings, now=NOW + timedelta(hours=1))
+    assert [a.title for a in again.articles] == ["Found by autodiscovery"] and not _warnings(again)
+    assert (site.hits["/page"], site.hits["/page-feed"]) == (1, 2)  # resolved once: the feed is asked directly
 
 
 # -- the connection goes to the address the guard checked ---------------------------

@@ -12,7 +12,6 @@ feed does not stall the event loop's timers.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -91,8 +90,9 @@ class Fetcher:
                 guard = RedirectGuard(source.url, self.resolver, job.limits.allow_private_networks, self.pins)
                 # Every source that answered before is asked conditionally, with or without items.
                 validators = Validators(state.etag, state.last_modified)
-                response = await fetch(self.client, source.url, job.limits, validators, guard)
-                response, found = await self._autodiscover(response, job, guard)
+                url = state.feed_url or source.url
+                response = await fetch(self.client, url, job.limits, validators, guard)
+                response, found, feed_url = await self._autodiscover(response, job, guard)
             if response.status == 304:
                 return not_modified(source, state, response, self.now, _since(started), job.limits.max_items,
                                     self.settings.max_interval)
@@ -102,7 +102,7 @@ class Fetcher:
             if found:
                 warning = "; ".join(w for w in (found, warning) if w)
             return fresh(source, state, response, built, warning, self.now, _since(started),
-                         self.settings.max_interval)
+                         self.settings.max_interval, feed_url or state.feed_url)
         except HttpFailure as exc:
             return self._failed(job, str(exc), exc.status, exc.retry_after, started)
         except SourceError as exc:
@@ -111,24 +111,25 @@ class Fetcher:
             log.exception("%s: unexpected error", source.url)
             return self._failed(job, f"internal error: {type(exc).__name__}: {exc}", None, None, started)
 
-    async def _autodiscover(self, response: Response, job: Job, guard: RedirectGuard) -> tuple[Response, str | None]:
+    async def _autodiscover(self, response: Response, job: Job,
+                            guard: RedirectGuard) -> tuple[Response, str | None, str | None]:
         """An HTML page instead of a feed: the feed it names as its
-        ``<link rel="alternate">``, fetched once (one hop, through the
-        redirect guard: the page chose it), and a line saying so."""
+        ``<link rel="alternate">``, fetched (one hop, through the redirect
+        guard: the page chose it), a line saying so, and that feed's URL
+        (kept: later runs fetch it directly, conditionally)."""
         if response.status != 200 or sniff(response.body) != "html":
-            return response, None
+            return response, None, None
         link = discovered_feed(response.body)
         target = resolve_url(link, response.url) if link else None
         if target is None or target == response.url:
-            return response, None  # parse_feed says "an HTML page"
+            return response, None, None  # parse_feed says "an HTML page"
         try:
             await guard.check(target)
         except RedirectRefused as exc:
             raise HttpFailure(f"autodiscovered feed refused: {exc}") from None
-        # No validators: those stored are the page's, kept for it (the page is what is configured).
         feed = await fetch(self.client, target, job.limits, Validators(), guard)
         note = f"an HTML page: its feed {target} is used (autodiscovery; list that URL to skip the page)"
-        return dataclasses.replace(feed, validators=Validators()), note
+        return feed, note, target
 
     def _failed(self, job: Job, reason: str, status: int | None, retry_after: str | None,
                 started: float) -> Outcome:

@@ -70,7 +70,7 @@ class Outcome:
 
 
 def fresh(source: SourceConfig, old: SourceState, response: Response, built: Built, warning: str | None,
-          now: datetime, seconds: float, max_interval: float) -> Outcome:
+          now: datetime, seconds: float, max_interval: float, feed_url: str | None = None) -> Outcome:
     """A 200 with a feed parsed into ``built``."""
     problems = drop_problems(source.url, built.drops)
     if warning:
@@ -83,7 +83,8 @@ def fresh(source: SourceConfig, old: SourceState, response: Response, built: Bui
         articles = old.items
     wait = min_interval(response.headers, built.ttl, now, max_interval)
     state = SourceState(source.url, response.validators.etag, response.validators.last_modified, articles,
-                        0, None, response.status, None, now, now, now + timedelta(seconds=wait) if wait else None)
+                        0, None, response.status, None, now, now, now + timedelta(seconds=wait) if wait else None,
+                        None, feed_url)
     report = SourceReport(source.url, source.name, "fresh", len(articles), built.dropped, None,
                           response.status, seconds, built.merged, built.cut, _counts(built.drops))
     return Outcome(report, articles, state, built.first_seen, tuple(problems))
@@ -132,7 +133,9 @@ def failure(source: SourceConfig, old: SourceState, reason: str, status: int | N
     not_before = next_attempt(now, failures, honoured, settings) if count else old.not_before
     state = dataclasses.replace(old, consecutive_failures=failures, last_error=reason, last_status=status,
                                 not_before=not_before, last_attempt=now if count else old.last_attempt,
-                                failing_since=old.failing_since or (now if count else None))
+                                failing_since=old.failing_since or (now if count else None),
+                                # A discovered feed that is gone: the page is asked again next time.
+                                feed_url=None if status in (404, 410) else old.feed_url)
     status_word: Status = "stale" if articles else "failed"
     report = SourceReport(source.url, source.name, status_word, len(articles), 0, reason, status, seconds,
                           failing_since=state.failing_since, next_attempt=not_before)

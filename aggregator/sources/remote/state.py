@@ -8,7 +8,9 @@ this module owns two tables, created on first use:
     (JSON, see :mod:`aggregator.sources.remote.codec`), consecutive failures, the last
     error and HTTP status, ``not_before`` (Retry-After or backoff), the times
     of the last attempt and success, ``fresh_until`` (the feed's own minimum
-    interval: Cache-Control, Expires, ``<ttl>``) and ``failing_since``.
+    interval: Cache-Control, Expires, ``<ttl>``), ``failing_since`` and
+    ``feed_url`` (the feed an HTML page at the source URL named: fetched
+    directly from then on, with its own validators).
     Times are ISO 8601 UTC text.
 ``source_seen``
     first-seen times of undated items, keyed by (source URL, item id), so the
@@ -44,7 +46,8 @@ CREATE TABLE IF NOT EXISTS source_state (
     last_attempt TEXT,
     last_success TEXT,
     fresh_until TEXT,
-    failing_since TEXT
+    failing_since TEXT,
+    feed_url TEXT
 );
 CREATE TABLE IF NOT EXISTS source_seen (
     source_url TEXT NOT NULL,
@@ -54,10 +57,10 @@ CREATE TABLE IF NOT EXISTS source_seen (
 );
 """
 _SELECT = """SELECT url, etag, last_modified, items, consecutive_failures, last_error, last_status,
-    not_before, last_attempt, last_success, fresh_until, failing_since FROM source_state WHERE url = ?"""
+    not_before, last_attempt, last_success, fresh_until, failing_since, feed_url FROM source_state WHERE url = ?"""
 _UPSERT = """INSERT OR REPLACE INTO source_state (url, etag, last_modified, items, consecutive_failures,
-    last_error, last_status, not_before, last_attempt, last_success, fresh_until, failing_since)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+    last_error, last_status, not_before, last_attempt, last_success, fresh_until, failing_since, feed_url)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 
 
 @dataclass(frozen=True)
@@ -76,13 +79,15 @@ class SourceState:
     last_success: datetime | None = None
     fresh_until: datetime | None = None  # not fetched before this: the feed's own minimum interval
     failing_since: datetime | None = None  # the first failure of the current run of failures
+    feed_url: str | None = None  # the feed the source URL's HTML page names (autodiscovery), fetched instead
 
 
-# 2: fresh_until and failing_since (added, rows kept).
+# 2: fresh_until, failing_since and feed_url (added, rows kept).
 TABLES = Schema("sources.remote", 2, ("source_state", "source_seen"),
                 tuple(s for s in SCHEMA.split(";") if s.strip()), adopt=True,
                 migrations=((1, ("ALTER TABLE source_state ADD COLUMN fresh_until TEXT",
-                                 "ALTER TABLE source_state ADD COLUMN failing_since TEXT")),))
+                                 "ALTER TABLE source_state ADD COLUMN failing_since TEXT",
+                                 "ALTER TABLE source_state ADD COLUMN feed_url TEXT")),))
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
@@ -119,14 +124,14 @@ def load_state(conn: sqlite3.Connection, url: str) -> SourceState:
         # Validators without their items would make a 304 keep nothing: fetch in full.
         items, etag, last_modified = (), None, None
     return SourceState(url, etag, last_modified, items, int(row[4]), row[5], row[6],
-                       _time(row[7]), _time(row[8]), _time(row[9]), _time(row[10]), _time(row[11]))
+                       _time(row[7]), _time(row[8]), _time(row[9]), _time(row[10]), _time(row[11]), row[12])
 
 
 def save_state(conn: sqlite3.Connection, state: SourceState) -> None:
     values = (state.url, state.etag, state.last_modified, encode_articles(state.items),
               state.consecutive_failures, state.last_error, state.last_status, _text(state.not_before),
               _text(state.last_attempt), _text(state.last_success), _text(state.fresh_until),
-              _text(state.failing_since))
+              _text(state.failing_since), state.feed_url)
     conn.execute(_UPSERT, values)
 
 
