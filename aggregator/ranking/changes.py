@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from collections.abc import Iterable
 
 from aggregator.ranking.rows import Rows
 
@@ -27,23 +28,37 @@ class Changes:
 
     def add(self, rows: Rows, sign: int = 1) -> None:
         """Add (``sign`` 1) or take away (-1) what ``rows`` contribute."""
-        self.count += 1
-        ident, _live, r0, r1 = rows.url[:4]
-        self.filtered += sign * rows.filtered
-        for spelling in rows.spellings:
-            self.spellings[spelling] += sign
-            self.topics.add(spelling[0])  # a spelling counts towards the display name, live or not
-        self.topics.update(rows.topics)
-        if rows.topics or rows.custom:
-            assert r0 is not None and r1 is not None
-            side = 0 if sign < 0 else 1
-            members = self.members[side]
-            for topic in rows.topics:
-                members.append((topic, r0, r1, ident))
-                self.days[(topic, rows.day)] += sign
-            self.custom[side].extend((feed, r0, r1, ident) for feed in rows.custom)
-        if sign > 0:
-            self.urls.append(rows.url)
+        self.add_all((rows,), sign)
+
+    def add_all(self, many: Iterable[Rows], sign: int = 1) -> None:
+        """:meth:`add` for each of ``many``, with the lookups done once: a
+        cold build adds every article's rows here, in the process the parse
+        workers wait on."""
+        spellings, days, topics = self.spellings, self.days, self.topics
+        members, custom = self.members[0 if sign < 0 else 1], self.custom[0 if sign < 0 else 1]
+        urls = self.urls if sign > 0 else None
+        count = filtered = 0
+        for rows in many:
+            count += 1
+            url = rows.url
+            filtered += rows.filtered
+            for spelling in rows.spellings:
+                spellings[spelling] += sign
+                topics.add(spelling[0])  # a spelling counts towards the display name, live or not
+            feeds = rows.topics
+            if feeds or rows.custom:
+                ident, _live, r0, r1 = url[:4]
+                assert r0 is not None and r1 is not None
+                topics.update(feeds)
+                day = rows.day
+                for topic in feeds:
+                    members.append((topic, r0, r1, ident))
+                    days[(topic, day)] += sign
+                custom.extend((feed, r0, r1, ident) for feed in rows.custom)
+            if urls is not None:
+                urls.append(url)
+        self.count += count
+        self.filtered += sign * filtered
 
     def replace(self, ident: bytes, old: Rows | None, new: Rows | None) -> None:
         if old is not None:

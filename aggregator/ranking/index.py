@@ -173,12 +173,11 @@ class RankIndex:
             for file in files:
                 self._set_copies(file.path, file.copies)
             return
-        # A complete set: the second copy of a URL (or one whose hash
-        # collides with a URL seen: harmless) is aggregated properly at
-        # :meth:`update`; the bitmap keeps memory flat however many URLs.
+        # A complete set: a URL's second copy (or a hash collision: harmless)
+        # is aggregated at :meth:`update`; the bitmap keeps memory flat.
         changes, seen, dirty = self._cold, self._seen, self._dirty
         assert dirty is not None
-        copies = []
+        copies, first = [], []
         for file in files:
             key = as_bytes(file.path)
             for pos, (copy, rows) in enumerate(zip(file.copies, file.rows, strict=True)):
@@ -189,7 +188,8 @@ class RankIndex:
                     dirty.add(ident)
                 else:
                     seen[h >> 3] |= 1 << (h & 7)
-                    changes.add(rows)
+                    first.append(rows)
+        changes.add_all(first)
         self.conn.executemany(_INSERT_COPY, copies)
         if changes.count >= FLUSH_EVERY:
             changes.flush(self.conn)
