@@ -1,0 +1,151 @@
+"""Interleaved A/B of two revisions: the same corpus, the same scenarios, in turn.
+
+Usage (from the repository root, with the project's virtualenv)::
+
+    .venv/bin/python bench/ab.py --base d528f24 --head HEAD --size 100000 --repeat 5
+
+Each revision is checked out once into ``bench/.cache/ab-<rev>/`` (``git worktree``) and run
+with ``PYTHONPATH`` pointing at it from a neutral folder (``python -m`` would otherwise put the
+current folder first on ``sys.path``, and both sides would run the same code); the driver checks
+which ``aggregator`` each side imports. Per repeat, each side runs ``full`` (cold: state and
+output deleted), ``nochange``, ``touch`` (one file edited) and ``add100``; the side that goes
+first alternates. Reported: median wall time and median CPU seconds (user + sys of the whole
+process tree: the driver is a child subreaper, so the fork server and its workers are reaped and
+counted) per scenario, the head/base ratio, and the ratio of each adjacent pair (the machine's
+speed drifts; a pair shares its phase). Raw figures: ``bench/.cache/ab-<timestamp>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+from run import ADDED, ensure_corpus, newest_file, touch_article  # noqa: E402 -- needs the path tweak above
+
+SCENARIOS = ("full", "nochange", "touch", "add100")
+
+
+def _subreaper() -> None:
+    """Orphaned descendants (the fork server outlives the build by a moment) come to us."""
+    with_prctl = getattr(ctypes.CDLL(None), "prctl", None)
+    if with_prctl is not None:
+        with_prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def _reap(timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.02)
+
+
+class Side:
+    def __init__(self, name: str, rev: str, cache: Path, corpus: Path, python: str) -> None:
+        self.name, self.python = name, python
+        self.tree = cache / f"ab-{rev}"
+        if not self.tree.exists():
+            subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-f", str(self.tree), rev],
+                           check=True, capture_output=True)
+        self.work = cache / f"ab-work-{name}"
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.config = self.work / "config.yaml"
+        self.config.write_text('site: {title: "Bench", base_url: "https://example.org/feeds/"}\n'
+                               f"articles: [{json.dumps(str(corpus))}]\noutput: {json.dumps(str(self.work / 'out'))}\n"
+                               f"state: {json.dumps(str(self.work / 'state.db'))}\n")
+        self.env = dict(os.environ, PYTHONPATH=str(self.tree))
+        found = subprocess.run([python, "-c", "import aggregator; print(aggregator.__file__)"], cwd="/",
+                               env=self.env, capture_output=True, text=True, check=True).stdout.strip()
+        if not found.startswith(str(self.tree)):
+            raise SystemExit(f"{name}: imports {found}, not the worktree {self.tree}")
+
+    def reset(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            (self.work / f"state.db{suffix}").unlink(missing_ok=True)
+        shutil.rmtree(self.work / "out", ignore_errors=True)
+
+    def build(self) -> tuple[float, float]:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        code = subprocess.run([self.python, "-m", "aggregator", "build", "-c", str(self.config), "-q",
+                               "--workers", "2"], cwd="/", env=self.env, capture_output=True).returncode
+        wall = time.perf_counter() - started
+        _reap()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if code not in (0, 1):
+            raise SystemExit(f"{self.name}: build exited {code}")
+        return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _add(corpus: Path, size: int, python: str, seed: int) -> Path:
+    folder = corpus / "ab-added"
+    subprocess.run([python, str(BENCH / "generate.py"), str(folder), "--count", str(ADDED), "--seed", str(seed),
+                    "--start", str(size)], check=True, capture_output=True)
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", required=True, help="the baseline revision")
+    parser.add_argument("--head", default="HEAD", help="the revision measured against it (default HEAD)")
+    parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--cache", type=Path, default=BENCH / ".cache")
+    args = parser.parse_args()
+    _subreaper()
+    corpus, _nbytes = ensure_corpus(args.cache, args.size, args.seed, args.python)
+    sides = [Side("base", args.base, args.cache, corpus, args.python),
+             Side("head", args.head, args.cache, corpus, args.python)]
+    touched = newest_file(corpus, args.size)
+    runs: dict[str, dict[str, list[tuple[float, float]]]] = {s.name: {n: [] for n in SCENARIOS} for s in sides}
+    for rep in range(args.repeat):
+        for side in sides if rep % 2 == 0 else sides[::-1]:
+            side.reset()
+            measured = {"full": side.build(), "nochange": side.build()}
+            original = touch_article(touched)
+            try:
+                measured["touch"] = side.build()
+                added = _add(corpus, args.size, args.python, args.seed)
+                try:
+                    measured["add100"] = side.build()
+                finally:
+                    shutil.rmtree(added, ignore_errors=True)
+            finally:
+                touched.write_bytes(original)
+            for name, figures in measured.items():
+                runs[side.name][name].append(figures)
+            shown = ", ".join(f"{n} {w:.2f}s/{c:.2f} CPU-s" for n, (w, c) in measured.items())
+            print(f"#{rep + 1} {side.name}: {shown} (load {os.getloadavg()[0]:.2f})", flush=True)
+    print("\n| scenario | base wall | head wall | ratio | base CPU-s | head CPU-s | ratio | paired CPU ratios |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in SCENARIOS:
+        base, head = runs["base"][name], runs["head"][name]
+        bw, hw = statistics.median(w for w, _ in base), statistics.median(w for w, _ in head)
+        bc, hc = statistics.median(c for _, c in base), statistics.median(c for _, c in head)
+        pairs = ", ".join(f"{h[1] / b[1]:.2f}" for b, h in zip(base, head, strict=True))
+        print(f"| {name} | {bw:.2f} | {hw:.2f} | {hw / bw:.3f} | {bc:.2f} | {hc:.2f} | {hc / bc:.3f} | {pairs} |")
+    out = args.cache / f"ab-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps({"base": args.base, "head": args.head, "size": args.size, "runs": runs}, indent=1))
+    print(f"\nraw: {out}")
+
+
+if __name__ == "__main__":
+    main()
