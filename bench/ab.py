@@ -59,7 +59,9 @@ def _reap(timeout: float = 10.0) -> None:
 class Side:
     def __init__(self, name: str, rev: str, cache: Path, corpus: Path, python: str) -> None:
         self.name, self.python = name, python
-        self.tree = cache / f"ab-{rev}"
+        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--verify", f"{rev}^{{commit}}"],
+                                check=True, capture_output=True, text=True).stdout.strip()
+        self.tree = cache / f"ab-{commit[:12]}"  # by commit: "HEAD" moves, a worktree does not
         if not self.tree.exists():
             subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-f", str(self.tree), rev],
                            check=True, capture_output=True)
