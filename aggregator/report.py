@@ -86,7 +86,7 @@ class Report:
                  f"({sum(p.kind == 'skipped' for p in local)} skipped, "
                  f"{sum(p.kind == 'failed' for p in local)} failed)"]
         if self.merged:
-            parts.append(f"{self.merged} copies merged")
+            parts.append(f"{self.merged} {'copy' if self.merged == 1 else 'copies'} merged")
         if self.sources:
             parts.append(f"{len(self.sources)} sources ({self._source_counts()})")
         if not self.dry_run:

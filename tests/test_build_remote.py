@@ -69,7 +69,7 @@ def test_remote_items_are_published_and_survive_a_failure(project: Project, serv
     assert second.returncode == 1
     assert server in second.stderr
     # Counted as a failed source, not as a failed article file.
-    assert "from 1 files (0 skipped, 0 failed); 1 copies merged; 1 sources (1 failed)" in second.stdout, second.stdout
+    assert "from 1 files (0 skipped, 0 failed); 1 copy merged; 1 sources (1 failed)" in second.stdout, second.stdout
     assert sorted(_titles(project, "remote")) == ["Remote one", "Same as local"]
 
 

@@ -123,6 +123,9 @@ def test_a_repeated_entry_is_merged_into_its_newest_copy(project: Project, base:
 
 def test_explain_says_why_items_sharing_a_link_were_kept_apart(project: Project, base: str) -> None:
     _configure(project, base, "/podcast.xml")
+    before = project.run("https://show.example/", command="explain")
+    assert before.returncode == 0 and "run aggregator build first" in before.stdout
+    assert not (project.root / "state").exists()  # explaining creates no state
     assert project.run("--now", "2024-07-01T00:00:00Z").returncode == 0
     explained = project.run("https://show.example/", command="explain")
     assert explained.returncode == 0, explained.stderr

@@ -20,6 +20,8 @@ def explain(config: Config, url: str, *, wait: float = 0.0) -> list[str]:
     which of them are published as one item."""
     normalized = normalize_url(url)
     key = canonical_url(normalized) if normalized else url.strip()
+    if not config.state_path.exists():  # not made here: explaining must not create state
+        return [f"{key}:", f"  no state file yet ({config.state_path}): run aggregator build first"]
     with run_lock(config.state_path, wait):
         store = Store(config.state_path, wait=wait)
         try:
