@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from aggregator.config.sources import MAX_TOPICS, TOPIC_MAX, SourceConfig
 from aggregator.model import Article, Enclosure, Image, Provider
 from aggregator.sources.remote.identity import identities, merge_keys
-from aggregator.sources.remote.raw import Drop, RawFeed, RawItem
+from aggregator.sources.remote.raw import Drop, RawFeed, RawItem, entries_dropped
 from aggregator.text import NAME_MAX, SUMMARY_MAX, TITLE_MAX, html_to_text, plain_text, sanitize_html
 from aggregator.urls import normalize_url, resolve_url
 
@@ -49,7 +49,7 @@ class Built:
 
     @property
     def dropped(self) -> int:
-        return sum(1 for d in self.drops if d.code in ("not-an-item", "no-link"))
+        return entries_dropped(self.drops)
 
 
 def build_articles(feed: RawFeed, source: SourceConfig, base_url: str, max_items: int,

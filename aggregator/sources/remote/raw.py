@@ -37,6 +37,14 @@ DROP_REASONS = {
 }
 
 
+ENTRY_DROPS = frozenset({"not-an-item", "no-link"})  # the codes that leave a whole entry out
+
+
+def entries_dropped(drops: tuple[Drop, ...]) -> int:
+    """Entries left out (a dropped field does not count: its item is kept)."""
+    return sum(1 for d in drops if d.code in ENTRY_DROPS)
+
+
 @dataclass(frozen=True)
 class Drop:
     """An entry (or one of its fields) left out, with its reason code (:data:`DROP_REASONS`)."""
@@ -77,5 +85,4 @@ class RawFeed:
 
     @property
     def dropped(self) -> int:
-        """Entries left out (dropped fields do not count: their item is kept)."""
-        return sum(1 for d in self.drops if d.code in ("not-an-item", "no-link"))
+        return entries_dropped(self.drops)
