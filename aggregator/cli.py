@@ -50,9 +50,10 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("--output", metavar="DIR", help="output folder (overrides the config)")
             cmd.add_argument("--rebuild-state", action="store_true",
                              help="delete the state file first and build from the inputs alone")
-    explain = commands.add_parser("explain", help="say why the copies of an article were merged or kept apart",
-                                  description="say why the copies of an article were merged or kept apart "
-                                              "(as the last build decided)")
+    explain = commands.add_parser("explain", help="say why an article's copies were merged or kept apart, "
+                                                  "and why it is in its story",
+                                  description="say why the copies of an article were merged or kept apart, "
+                                              "and which story it is in and why (as the last build decided)")
     explain.add_argument("url", metavar="URL", help="an article's link or item id")
     explain.add_argument("-c", "--config", default="config.yaml")
     explain.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",

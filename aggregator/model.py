@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from aggregator.tokens import gist, url_hash
+
 
 class _Compact:
     """Pickles as ``(class, field values)``: 3-4x faster than the
@@ -120,6 +122,10 @@ class Article(_Compact):
     video_url: str | None = None  # the page to watch the video on (a video article, or an embedded player)
     item_id: str | None = None  # a remote item's identity within its source (sources/remote/identity.py)
     enclosures: tuple[Enclosure, ...] = ()
+    # Set when the item stands for a story of several articles (publishing only,
+    # never stored): the story's id and size, and its other coverage, newest first.
+    story: tuple[str, int] | None = None
+    coverage: tuple[Related, ...] = ()
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # One flat list of plain values, the datetimes without their
@@ -265,12 +271,15 @@ class Summary(NamedTuple):
     kind: str | None = None
     provider: str | None = None  # the provider's name
     domain: str | None = None  # the provider's domain, else the link's host
+    link: str | None = None  # the published link, when it is not the id
+    gist: str = ""  # the excerpt's first content words (story clustering, ranking/stories.py)
+    links: tuple[int, ...] = ()  # hashes of the related links' URLs (story clustering)
 
 
 # The Summary fields made in summarize(); every other field is the Article
 # field of the same name and type, copied as it is (checked below: a field
 # added to one and not the other, or retyped in one, fails at import).
-_SUMMARY_DERIVED = frozenset({"published", "updated", "digest", "provider", "domain"})
+_SUMMARY_DERIVED = frozenset({"published", "updated", "digest", "provider", "domain", "link", "gist", "links"})
 _SUMMARY_COPIED = tuple(name for name in Summary._fields if name not in _SUMMARY_DERIVED)
 _SUMMARY_VALUES = operator.attrgetter(*_SUMMARY_COPIED)
 
@@ -298,7 +307,9 @@ def summarize(article: Article, digest: str | None = None) -> Summary:
         digest = hashlib.blake2b(pickle.dumps(article, protocol=pickle.HIGHEST_PROTOCOL), digest_size=12).hexdigest()
     copied = dict(zip(_SUMMARY_COPIED, _SUMMARY_VALUES(article), strict=True))
     return Summary(**copied, published=published, updated=updated, digest=digest,
-                   provider=provider.name if provider else None, domain=(domain or "").lower() or None)
+                   provider=provider.name if provider else None, domain=(domain or "").lower() or None,
+                   link=article.url if article.url != article.id else None, gist=gist(article.summary),
+                   links=tuple(url_hash(r.url) for r in article.related))
 
 
 def feed_anchor(kind: str, slug: str) -> str:

@@ -1,8 +1,11 @@
-"""Interleaved A/B of two revisions: the same corpus, the same scenarios, in turn.
+"""Interleaved A/B of two revisions (or of two settings): the same corpus, the same scenarios, in turn.
 
 Usage (from the repository root, with the project's virtualenv)::
 
     .venv/bin/python bench/ab.py --base d528f24 --head HEAD --size 100000 --repeat 5
+    # the cost of story clustering: one revision, clusters off (base) and on (head), story corpus
+    .venv/bin/python bench/ab.py --base HEAD --head HEAD --stories \\
+        --base-config "ranking: {clusters: {enabled: false}}" --size 100000 --repeat 5
 
 Each revision is checked out once into ``bench/.cache/ab-<rev>/`` (``git worktree``) and run
 with ``PYTHONPATH`` pointing at it from a neutral folder (``python -m`` would otherwise put the
@@ -57,7 +60,7 @@ def _reap(timeout: float = 10.0) -> None:
 
 
 class Side:
-    def __init__(self, name: str, rev: str, cache: Path, corpus: Path, python: str) -> None:
+    def __init__(self, name: str, rev: str, cache: Path, corpus: Path, python: str, extra: str = "") -> None:
         self.name, self.python = name, python
         commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--verify", f"{rev}^{{commit}}"],
                                 check=True, capture_output=True, text=True).stdout.strip()
@@ -70,7 +73,7 @@ class Side:
         self.config = self.work / "config.yaml"
         self.config.write_text('site: {title: "Bench", base_url: "https://example.org/feeds/"}\n'
                                f"articles: [{json.dumps(str(corpus))}]\noutput: {json.dumps(str(self.work / 'out'))}\n"
-                               f"state: {json.dumps(str(self.work / 'state.db'))}\n")
+                               f"state: {json.dumps(str(self.work / 'state.db'))}\n" + (extra and extra + "\n"))
         self.env = dict(os.environ, PYTHONPATH=str(self.tree))
         found = subprocess.run([python, "-c", "import aggregator; print(aggregator.__file__)"], cwd="/",
                                env=self.env, capture_output=True, text=True, check=True).stdout.strip()
@@ -95,10 +98,11 @@ class Side:
         return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def _add(corpus: Path, size: int, python: str, seed: int) -> Path:
+def _add(corpus: Path, size: int, python: str, seed: int, truth: Path | None) -> Path:
     folder = corpus / "ab-added"
+    stories = ["--stories", str(truth)] if truth else []
     subprocess.run([python, str(BENCH / "generate.py"), str(folder), "--count", str(ADDED), "--seed", str(seed),
-                    "--start", str(size)], check=True, capture_output=True)
+                    "--start", str(size), *stories], check=True, capture_output=True)
     return folder
 
 
@@ -111,11 +115,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--cache", type=Path, default=BENCH / ".cache")
+    parser.add_argument("--stories", action="store_true", help="a story corpus (generate.py --stories)")
+    parser.add_argument("--base-config", default="", metavar="YAML", help="config lines added for the base")
+    parser.add_argument("--head-config", default="", metavar="YAML", help="config lines added for the head")
     args = parser.parse_args()
     _subreaper()
-    corpus, _nbytes = ensure_corpus(args.cache, args.size, args.seed, args.python)
-    sides = [Side("base", args.base, args.cache, corpus, args.python),
-             Side("head", args.head, args.cache, corpus, args.python)]
+    corpus, _nbytes = ensure_corpus(args.cache, args.size, args.seed, args.python, stories=args.stories)
+    truth = args.cache / "ab-added.truth.json" if args.stories else None
+    sides = [Side("base", args.base, args.cache, corpus, args.python, args.base_config),
+             Side("head", args.head, args.cache, corpus, args.python, args.head_config)]
     touched = newest_file(corpus, args.size)
     runs: dict[str, dict[str, list[tuple[float, float]]]] = {s.name: {n: [] for n in SCENARIOS} for s in sides}
     for rep in range(args.repeat):
@@ -125,7 +133,7 @@ def main() -> None:
             original = touch_article(touched)
             try:
                 measured["touch"] = side.build()
-                added = _add(corpus, args.size, args.python, args.seed)
+                added = _add(corpus, args.size, args.python, args.seed, truth)
                 try:
                     measured["add100"] = side.build()
                 finally:
@@ -145,7 +153,9 @@ def main() -> None:
         pairs = ", ".join(f"{h[1] / b[1]:.2f}" for b, h in zip(base, head, strict=True))
         print(f"| {name} | {bw:.2f} | {hw:.2f} | {hw / bw:.3f} | {bc:.2f} | {hc:.2f} | {hc / bc:.3f} | {pairs} |")
     out = args.cache / f"ab-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps({"base": args.base, "head": args.head, "size": args.size, "runs": runs}, indent=1))
+    out.write_text(json.dumps({"base": args.base, "head": args.head, "size": args.size, "stories": args.stories,
+                               "base_config": args.base_config, "head_config": args.head_config, "runs": runs},
+                              indent=1))
     print(f"\nraw: {out}")
 
 

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/generate.py OUT_DIR --count 100000 [--seed 1] [--start 0]
+    python bench/generate.py OUT_DIR --count 100000 [--seed 1] [--start 0] [--stories TRUTH.json]
 
 Writes article files in the project's input format (YAML front matter between ``---`` lines,
 then an optional body) to ``OUT_DIR/dNNNN/NNNNNNN_<hex>.md``, 1000 files per folder.
@@ -513,8 +513,123 @@ def article(seed: int, index: int) -> tuple[str, str]:
     return f"{index:07d}_{rng.getrandbits(32):08x}.md", text
 
 
-def write_corpus(out: Path, count: int, seed: int = 1, start: int = 0) -> tuple[list[Path], int]:
-    """Write articles ``start .. start+count-1`` under ``out``; return (paths, total bytes)."""
+# --- story mode: one event covered by many providers, and look-alikes that are not one story -----------
+
+_VERBS = (  # (present, infinitive, past participle, noun), so providers can word one event differently
+    ("acquires", "acquire", "acquired", "acquisition"), ("delays", "delay", "delayed", "delay"),
+    ("recalls", "recall", "recalled", "recall"), ("launches", "launch", "launched", "launch"),
+    ("cancels", "cancel", "cancelled", "cancellation"), ("settles", "settle", "settled", "settlement"),
+    ("unveils", "unveil", "unveiled", "unveiling"), ("bans", "ban", "banned", "ban"),
+    ("sues", "sue", "sued", "lawsuit"), ("patches", "patch", "patched", "patch"),
+)
+_OBJECTS = ("flagship phone", "game", "data centre", "chip plant", "subscription plan", "browser", "satellite",
+            "electric truck", "streaming service", "operating system", "vaccine", "drone", "headset", "search tool")
+_DETAILS = ("investors", "regulators", "customers", "analysts", "employees", "shares", "billion", "quarter",
+            "court", "outage", "security", "price", "europe", "lawmakers", "engineers", "suppliers", "contract")
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+_STORY_SPACING_MIN = 75  # minutes between two stories' first articles: ~72 articles a day, as the default corpus
+
+
+def _entity(rng: random.Random) -> str:
+    return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+
+
+@functools.lru_cache(maxsize=4)
+def _story_plan(seed: int, count: int) -> tuple[tuple[int, int, int], ...]:
+    """Per article index: (story, member, story size).  Stories come one after
+    another from a seeded stream, so a larger corpus starts with the same plan."""
+    rng = random.Random(f"{seed}:story-plan")
+    plan: list[tuple[int, int, int]] = []
+    story = 0
+    while len(plan) < count:
+        roll = rng.random()
+        if roll < 0.45:
+            size = 1
+        elif roll < 0.75:
+            size = rng.randint(2, 4)
+        else:
+            size = min(40, int(rng.paretovariate(1.2) * 4))
+        plan += [(story, member, size) for member in range(size)]
+        story += 1
+    return tuple(plan[:count])
+
+
+def _story_title(rng: random.Random, who: str, what: str, verb: tuple[str, str, str, str], amount: int,
+                 style: int) -> str:
+    present, base, past, noun = verb
+    return [
+        f"{who} {present} {what}",
+        f"{who} {present} its {what} after {amount} days",
+        f"Report: {who} {present} {what}",
+        f"{who} confirms it {past} the {what}",
+        f"{what.capitalize()} {past} by {who}",
+        f"{who}'s {what} {noun}: what we know",
+        f"Why {who} {past} its {what}",
+        f"{who} will {base} {what}, sources say",
+    ][style % 8]
+
+
+def _lookalike(rng: random.Random, seed: int, story: int, when: datetime) -> tuple[str, str, str, str]:
+    """(title, excerpt, provider name, provider domain) of a templated notice: a series whose
+    instances share their wording, each its own story."""
+    kind = story % 4
+    named = random.Random(f"{seed}:{story}:product")
+    product = f"{_entity(named)} {named.choice(('Server', 'Cloud', 'Studio', 'Mobile'))}"
+    date = f"{_MONTHS[when.month - 1]} {when.day}, {when.year + 1}"
+    if kind == 0:
+        return (f"Support for {product} is ending on {date}",
+                f"After {date}, {product} will no longer receive security updates or technical support. "
+                "Customers should plan their upgrade now.", "Kasoft Support", "support.kasoft.com")
+    if kind == 1:
+        return (f"{product} will be retired on {date}",
+                f"We are retiring {product} on {date}. Existing deployments keep working until then; "
+                "see the migration guide for the replacement.", "Kasoft Blog", "blog.kasoft.com")
+    if kind == 2:
+        day = _EPOCH + timedelta(days=story)  # one page per date
+        return (f"Stats ({day:%Y-%m-%d})", f"The numbers of the week ending {day:%B %d, %Y}: visitors, "
+                "downloads and the most read articles.", "Stats Weekly", "stats.example.net")
+    return (f"The Tomorin Letter #{story}", f"Issue {story} of the weekly Tomorin Letter: this week's picks, "
+            "links and the reader question.", "Tomorin", "tomorin.example.org")
+
+
+def story_article(seed: int, index: int, count: int) -> tuple[str, str, int]:
+    """(file name, file text, story id) of article ``index`` of a story corpus of ``count``."""
+    story, member, size = _story_plan(seed, max(count, index + 1))[index]
+    srng = random.Random(f"{seed}:{story}:story")  # what every member of the story shares
+    rng = random.Random(f"{seed}:{index}:member")
+    first = _EPOCH + timedelta(minutes=story * _STORY_SPACING_MIN)
+    when = first + timedelta(minutes=0 if member == 0 else rng.randint(10, 60 * 60))  # over a few days
+    topics = list(dict.fromkeys(srng.choices(TOPICS, cum_weights=_TOPIC_CUM, k=srng.choice((1, 1, 2)))))
+    if size == 1 and srng.random() < 0.4:
+        title, excerpt, pname, pdomain = _lookalike(rng, seed, story, first)
+    else:
+        who, what = _entity(srng), srng.choice(_OBJECTS)
+        verb, amount = srng.choice(_VERBS), srng.randint(3, 90)
+        # What the story is about beyond its headline: words of its own, and a few common ones.
+        details = srng.sample(_DETAILS, 2) + [srng.choice(WORDS[len(_COMMON) * 3:]) for _ in range(6)]
+        title = _story_title(rng, who, what, verb, amount, rng.randrange(8) if member else 0)
+        said = rng.sample(details, 5)
+        excerpt = (f"{sentence(rng, 3, 8)} {who} {rng.choice(verb[:3])} the {what}. {' '.join(said)}, "
+                   f"{sentence(rng, 6, 14).lower()} ...")
+        pname, pdomain = PROVIDERS[(srng.randrange(len(PROVIDERS)) + member * 7) % len(PROVIDERS)]
+    url = f"https://www.{pdomain}/{when:%Y/%m}/{story}-{member}-{rng.getrandbits(24):06x}"
+    lines = ["---", "category: news", f"title: {q(title)}", f"excerpt: {q(excerpt)}",
+             f"publishedDateTime: {stamp(when)}", f"webUrl: {q(url)}", "type: article",
+             f"quality: {rng.randint(0, 200)}", "heat: -1", "published: true", "",
+             "provider:", f"  name: {pname}", f"  domain: {pdomain}", "", "topics:"]
+    lines += [f"  - {t}" for t in topics]
+    lines += ["", "images:", f'  - url: "https://cdn.{pdomain}/img/{rng.getrandbits(40):x}.jpg"',
+              "    width: 1200", "    height: 675", ""]
+    lines += [f"secured: {q(secured_blob(rng))}", "---"]
+    return f"{index:07d}_{rng.getrandbits(32):08x}.md", "\n".join(lines) + "\n", story
+
+
+def write_corpus(out: Path, count: int, seed: int = 1, start: int = 0, *,
+                 truth: dict[str, int] | None = None) -> tuple[list[Path], int]:
+    """Write articles ``start .. start+count-1`` under ``out``; return (paths, total bytes).
+    With ``truth`` (a dict to fill), write a story corpus and record each file's story there
+    (its path relative to ``out`` -> story id)."""
     paths: list[Path] = []
     total = 0
     made: set[int] = set()
@@ -523,7 +638,11 @@ def write_corpus(out: Path, count: int, seed: int = 1, start: int = 0) -> tuple[
         if index // FILES_PER_DIR not in made:
             folder.mkdir(parents=True, exist_ok=True)
             made.add(index // FILES_PER_DIR)
-        name, text = article(seed, index)
+        if truth is None:
+            name, text = article(seed, index)
+        else:
+            name, text, story = story_article(seed, index, start + count)
+            truth[f"{folder.name}/{name}"] = story
         data = text.encode("utf-8")
         path = folder / name
         path.write_bytes(data)
@@ -538,9 +657,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, required=True, help="number of files to write")
     parser.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
     parser.add_argument("--start", type=int, default=0, help="index of the first file (to add files)")
+    parser.add_argument("--stories", type=Path, metavar="TRUTH.json",
+                        help="write a story corpus (events covered by many providers, templated look-alike "
+                             "notices and numbered newsletters) and its ground truth, {file: story id}, here "
+                             "(outside OUT_DIR, so that a build of OUT_DIR does not read it)")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
-    paths, total = write_corpus(args.out, args.count, args.seed, args.start)
+    truth: dict[str, int] | None = {} if args.stories else None
+    paths, total = write_corpus(args.out, args.count, args.seed, args.start, truth=truth)
+    if args.stories and truth is not None:
+        known = json.loads(args.stories.read_text("utf-8")) if args.start and args.stories.exists() else {}
+        args.stories.write_text(json.dumps({**known, **truth}, sort_keys=True, indent=0), "utf-8")
     elapsed = time.perf_counter() - t0
     avg = total / max(1, len(paths))
     print(

@@ -108,11 +108,13 @@ def machine_description() -> dict[str, str]:
     }
 
 
-def ensure_corpus(cache: Path, size: int, seed: int, python: str) -> tuple[Path, int]:
-    """Generate the corpus once; a marker outside the corpus folder records that it is complete
-    (outside, so the build never reads it as an article)."""
-    corpus = cache / f"corpus-{seed}-{size}"
-    marker = cache / f"corpus-{seed}-{size}.json"
+def ensure_corpus(cache: Path, size: int, seed: int, python: str, *, stories: bool = False) -> tuple[Path, int]:
+    """Generate the corpus once (``stories``: a story corpus, ``generate.py --stories``); a marker
+    outside the corpus folder records that it is complete (outside, so the build never reads it as
+    an article)."""
+    kind = "stories-" if stories else ""
+    corpus = cache / f"corpus-{kind}{seed}-{size}"
+    marker = cache / f"corpus-{kind}{seed}-{size}.json"
     gen = BENCH / "generate.py"
     stamp = {"size": size, "seed": seed, "generator_mtime_ns": gen.stat().st_mtime_ns}
     if marker.exists() and corpus.is_dir():
@@ -122,7 +124,8 @@ def ensure_corpus(cache: Path, size: int, seed: int, python: str) -> tuple[Path,
     shutil.rmtree(corpus, ignore_errors=True)
     print(f"generating {size} articles into {corpus} ...", flush=True)
     t0 = time.perf_counter()
-    subprocess.run([python, str(gen), str(corpus), "--count", str(size), "--seed", str(seed)], check=True)
+    extra = ["--stories", str(cache / f"corpus-{kind}{seed}-{size}.truth.json")] if stories else []
+    subprocess.run([python, str(gen), str(corpus), "--count", str(size), "--seed", str(seed), *extra], check=True)
     nbytes = sum(p.stat().st_size for p in corpus.rglob("*") if p.is_file())
     elapsed = time.perf_counter() - t0
     marker.write_text(json.dumps({**stamp, "bytes": nbytes, "generate_s": elapsed}))

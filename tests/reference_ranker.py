@@ -8,7 +8,6 @@ SQL ranges, solo rows)."""
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -16,13 +15,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from aggregator.config import FilterSettings, RankingSettings
-from aggregator.config.custom import CustomFeed, Matcher, capped
+from aggregator.config.custom import CustomFeed, Matcher
 from aggregator.model import Article, Problem, Summary, summarize
+from aggregator.ranking import stories
+from aggregator.ranking.picks import provider_of
 from aggregator.ranking.rules import (
     DAY,
+    MAX_MEMBERS,
     Pick,
     Ranking,
     RankKey,
+    Story,
     copy_choice,
     day_window,
     effective_quality,
@@ -89,8 +92,10 @@ class Ranker:
                     keys.append(key)
         if not self.details:
             item = Summary(id=item.id, origin=item.origin, published=item.published, updated=item.updated,
-                           title=item.title, digest=item.digest,
-                           quality=item.quality, heat=item.heat, is_published=item.is_published)
+                           title=item.title, digest=item.digest, topics=item.topics,
+                           quality=item.quality, heat=item.heat, is_published=item.is_published,
+                           provider=item.provider, domain=item.domain, link=item.link, gist=item.gist,
+                           links=item.links)
         best = self.best.get(item.id)
         if best is None:
             # The common case (a URL seen once): no tie-break tuple needed.
@@ -140,19 +145,18 @@ class Ranker:
             for matcher, found in zip(matchers, chosen, strict=True):
                 if matcher.matches(item, best.topics, best.quality):
                     found.append(entry)
-        feeds = {key: self._picks(heapq.nsmallest(max_items, entries)) for key, entries in per_topic.items()}
+        self._cluster()
+        per_provider = self.ranking.max_per_provider
+        feeds = {key: self._story_picks(sorted(entries), max_items, per_provider) for key, entries in per_topic.items()}
         spellings: dict[str, Counter[str]] = {}
         for name, count in self._names.items():
             spellings.setdefault(self._keys[name], Counter())[name] += count
-        custom_picks = []
-        for feed, found in zip(custom, chosen, strict=True):
-            limit = feed.max_items or max_items
-            ranked = ((i, self._item(i)) for _rank, i in sorted(found))
-            custom_picks.append(self._picks_of(capped(ranked, limit, feed.max_per_provider)))
+        custom_picks = [self._story_picks(sorted(found), feed.max_items or max_items, feed.max_per_provider)
+                        for feed, found in zip(custom, chosen, strict=True)]
         return Ranking(
             topics={key: display_name(spellings[key]) for key in feeds},
             feeds=feeds,
-            all=self._picks(heapq.nsmallest(max_items, overall)),
+            all=self._story_picks(sorted(overall), max_items, per_provider),
             per_day={key: day_window(counter) for key, counter in days.items()},
             eligible=len(overall),
             custom=tuple(custom_picks),
@@ -160,6 +164,44 @@ class Ranker:
                             for m, entries in sorted(by_month.items())}
                       for key, by_month in months.items()},
         )
+
+    def _cluster(self) -> None:
+        """Every live article's story, clustered at once (the index does it incrementally)."""
+        live = [b.item for b in self.best.values() if not b.removed and b.item is not None]
+        found = self.ranking.clusters
+        self.cluster = stories.components([stories.sketch(i) for i in live],
+                                          stories.Settings(found.threshold, found.window)) if found.enabled else {}
+        self.members: dict[str, list[Summary]] = {}
+        for item in live:
+            if item.id in self.cluster:
+                self.members.setdefault(self.cluster[item.id], []).append(item)
+
+    def _story_picks(self, entries: list[tuple[RankKey, str]], limit: int,
+                     per_provider: int | None) -> tuple[Pick, ...]:
+        """The first ``limit`` of ``entries`` (best first), one per story, at
+        most ``per_provider`` per provider, each with its story."""
+        picks: list[Pick] = []
+        taken: set[str] = set()
+        counts: Counter[str] = Counter()
+        for _rank, article_id in entries:
+            story = self.cluster.get(article_id)
+            if story is not None and story in taken:
+                continue
+            item = self._item(article_id)
+            if per_provider is not None:
+                if counts[provider_of(item)] >= per_provider:
+                    continue
+                counts[provider_of(item)] += 1
+            told = None
+            if story is not None:
+                taken.add(story)
+                members = self.members[story]
+                others = sorted((m for m in members if m.id != article_id), key=lambda m: (-m.published, m.id))
+                told = Story(story, min(m.published for m in members), len(members), tuple(others[:MAX_MEMBERS]))
+            picks.append(Pick(item, self.best[article_id].topics, told))
+            if len(picks) >= limit:
+                break
+        return tuple(picks)
 
     def _item(self, article_id: str) -> Summary:
         item = self.best[article_id].item

@@ -98,9 +98,16 @@ class Post:
         return "---\n" + "\n".join(lines) + "\n---\nBody.\n"
 
 
-def write_site(project: Project, posts: list[Post], custom: list[dict[str, Any]], extra: str = "") -> None:
+def write_site(project: Project, posts: list[Post], custom: list[dict[str, Any]], extra: str = "",
+               stories: bool = False) -> None:
+    """The posts share titles on purpose (the filters match on them), so
+    story clustering, which would show them as one item, is off unless
+    ``stories`` (tests/test_stories.py covers clustering in custom feeds)."""
     for post in posts:
         project.add(f"a{post.n:03d}.md", post.text())
+    if not stories:
+        extra = extra.replace("ranking: {", "ranking: {clusters: {enabled: false}, ") if "ranking: {" in extra \
+            else extra + "ranking: {clusters: {enabled: false}}\n"
     project.write_config(extra + "custom_feeds: " + json.dumps(custom) + "\n")
 
 

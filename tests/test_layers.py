@@ -18,8 +18,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "aggregator"
 LAYERS = [
     # the base: the one data type, errors, pure text and URL rules
-    ("base", ("model", "errors", "version", "text", "urls", "topics", "media", "markdown", "yamlguard", "report",
-              "executor")),
+    ("base", ("model", "errors", "version", "text", "tokens", "urls", "topics", "media", "markdown", "yamlguard",
+              "report", "executor")),
     ("config", ("config",)),
     ("state", ("state",)),
     ("ranking", ("ranking",)),

@@ -14,13 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference_ranker import Ranker
 
-from aggregator.config import FilterSettings, RankingSettings
+from aggregator.config import ClusterSettings, FilterSettings, RankingSettings
 from aggregator.config.custom import CustomFeed
 from aggregator.model import Summary
 from aggregator.ranking import index as rankstore
 from aggregator.ranking.index import RankIndex
 from aggregator.ranking.rows import Copy, Rows, Rules, copy_of
 from aggregator.ranking.rules import Ranking
+from aggregator.tokens import url_hash
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 DAY = 86400.0
@@ -31,11 +32,12 @@ CUSTOM = (
 )
 
 summaries = st.builds(
-    lambda n, origin, days, topics, quality, heat, published, removed, provider, kind, title, digest: Summary(
+    lambda n, origin, days, topics, quality, heat, published, removed, provider, kind, title, digest, gist: Summary(
         id=f"https://example.{'org' if n % 2 else 'net'}/{n}", origin=origin,
         published=NOW.timestamp() + days * DAY, updated=NOW.timestamp() + days * DAY, title=title,
         digest=digest, topics=topics, quality=quality, heat=heat, is_published=published, removed=removed,
-        kind=kind, provider=provider, domain="example.org" if n % 2 else "example.net"),
+        kind=kind, provider=provider, domain="example.org" if n % 2 else "example.net", gist=gist,
+        links=(url_hash(f"https://example.org/{n + 1}"),) if n % 3 == 0 else ()),
     st.integers(0, 12),  # few URLs: duplicates are common
     st.just(""),
     st.sampled_from([-400.0, -40.0, -3.0, -1.0, -0.5, 0.0, 0.5, 1.5, 3.0, 30.0]),  # some in the future
@@ -49,13 +51,16 @@ summaries = st.builds(
     st.one_of(st.none(), st.sampled_from(["video", "article"])),
     st.sampled_from(["A model", "Models", "The model-based", "x"]),
     st.sampled_from(["d1", "d2", "d3"]),
+    st.sampled_from(["", "model launch", "Acme model launch", "robots"]),  # the excerpt's words (story clustering)
 )
 files = st.dictionaries(st.sampled_from([f"/a/{c}.md" for c in "abcdefgh"]),
                         st.lists(summaries, max_size=3), max_size=8)
 remote_items = st.lists(st.tuples(st.sampled_from(["https://feed.one/rss", "https://feed.two/atom"]), summaries),
                         max_size=4)
 rankings = st.sampled_from([RankingSettings(), RankingSettings(mode="latest"),
-                            RankingSettings(heat_weight=2.0, default_quality=10.0)])
+                            RankingSettings(heat_weight=2.0, default_quality=10.0),
+                            RankingSettings(max_per_provider=1, clusters=ClusterSettings(threshold=0.9)),
+                            RankingSettings(clusters=ClusterSettings(enabled=False))])
 filters = st.sampled_from([FilterSettings(), FilterSettings(published_only=True),
                            FilterSettings(min_quality=50.0, max_future=3 * DAY)])
 clocks = st.sampled_from([NOW, NOW + timedelta(days=1), NOW + timedelta(days=40), NOW - timedelta(days=2)])
@@ -83,8 +88,11 @@ def reference(local: dict[str, list[Summary]], remote: list[tuple[str, Summary]]
 
 
 def outcome(ranking: Ranking) -> dict[str, Any]:
-    def ids(picks: Any) -> list[tuple[str, str, str, tuple[str, ...]]]:
-        return [(p.id, p.origin, p.item.digest, p.topic_keys) for p in picks]
+    def ids(picks: Any) -> list[tuple[Any, ...]]:
+        return [(p.id, p.origin, p.item.digest, p.topic_keys, story(p.story)) for p in picks]
+
+    def story(found: Any) -> Any:
+        return None if found is None else (found.id, found.first, found.size, [m.id for m in found.members])
 
     return {
         "topics": ranking.topics,

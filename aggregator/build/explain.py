@@ -4,11 +4,14 @@ state file; nothing is fetched or parsed)."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 
 from aggregator.build.lock import run_lock
 from aggregator.config import Config
 from aggregator.model import Article
+from aggregator.ranking.clusters import Clusters
+from aggregator.ranking.stories import Settings
 from aggregator.sources.remote.state import ensure_schema, load_state
 from aggregator.state import codec
 from aggregator.state.store import Store
@@ -27,6 +30,7 @@ def explain(config: Config, url: str, *, wait: float = 0.0) -> list[str]:
         try:
             copies = _copies(store, key)
             apart = _kept_apart(store, config, key)
+            story = _story(store, config, key) if copies else []
         finally:
             store.close()
     lines = [f"{key}:"]
@@ -40,7 +44,16 @@ def explain(config: Config, url: str, *, wait: float = 0.0) -> list[str]:
         lines.append("  kept apart: their link is shared by several items of their source, so it identifies "
                      "none of them; each is its own item:")
         lines += [f"    source {a.origin}: {a.title!r} as {a.id}" for a in apart]
-    return lines
+    return lines + story
+
+
+def _story(store: Store, config: Config, key: str) -> list[str]:
+    found = config.ranking.clusters
+    clusters = Clusters(store.conn, Settings(found.threshold, found.window) if found.enabled else None)
+    try:
+        return clusters.explain(key.encode("utf-8", "surrogatepass"))
+    except sqlite3.OperationalError:  # a state file of an older version: no clusters table yet
+        return ["  story: unknown until the next build"]
 
 
 def _copies(store: Store, key: str) -> list[tuple[str, str]]:

@@ -73,11 +73,20 @@ class FeedSettings:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    enabled: bool = field(default=True, metadata=doc("Show one item per story: articles that report the same story become one item, the best-ranked of them, whose HTML lists the others (\"Also covered by\"). Default true."))
+    threshold: float = field(default=0.3, metadata=doc("How alike two articles' words must be (0 to 1) to report one story; lower joins more. Default 0.3.", between=(0.05, 1.0)))
+    window: Seconds = field(default=Seconds(3 * 86400.0), metadata=doc("Articles published further apart than this are never one story. Default `3d`.", between=(3600, 60 * 86400)))
+
+
+@dataclass(frozen=True)
 class RankingSettings:
     mode: Literal["score", "latest"] = field(default="score", metadata=doc("`score` (quality decaying with age) or `latest` (newest first). Default `score`."))
     half_life: Seconds = field(default=Seconds(3 * 86400.0), metadata=doc("Age at which an article's quality counts half. Default `3d`.", between=(1, 3650 * 86400)))
     default_quality: float = field(default=50.0, metadata=doc("Quality of articles that carry none (newsletters, stats pages, remote items). Default 50.", between=QUALITY))
     heat_weight: float = field(default=0.0, metadata=doc("Added to the score per point of `heat` (unknown heat, -1, adds nothing). Default 0.", between=QUALITY))
+    max_per_provider: int | None = field(default=None, metadata=doc("At most this many items from one provider (by name, else domain) in each topic feed and the combined feed. Default: no cap.", between=(1, 10_000)))
+    clusters: ClusterSettings = field(default_factory=lambda: ClusterSettings(), metadata=doc("Story clustering: one item per story (README \"Stories\")."))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ prolific site cannot fill the feed.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -126,20 +125,3 @@ def _words(words: frozenset[str]) -> re.Pattern[str] | None:
 
 def _in_domains(domain: str, domains: tuple[str, ...]) -> bool:
     return bool(domain) and any(domain == d or domain.endswith("." + d) for d in domains)
-
-
-def capped(ranked: Iterable[tuple[str, Summary]], limit: int, per_provider: int | None) -> list[str]:
-    """The first ``limit`` ids of ``ranked`` (best first), at most
-    ``per_provider`` from one provider (its name, else its domain)."""
-    taken: list[str] = []
-    counts: Counter[str] = Counter()
-    for article_id, item in ranked:
-        if per_provider is not None:
-            who = (item.provider or "").casefold() or item.domain or article_id
-            if counts[who] >= per_provider:
-                continue
-            counts[who] += 1
-        taken.append(article_id)
-        if len(taken) >= limit:
-            break
-    return taken

@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 from aggregator.config import Config
-from aggregator.model import Article, FeedInfo
-from aggregator.ranking.rules import Pick, Ranking
+from aggregator.model import Article, FeedInfo, Related
+from aggregator.ranking.rules import Pick, Ranking, Story
 from aggregator.sources.local.articles import with_content
 from aggregator.state import codec
 from aggregator.topics import slugify, topic_key
@@ -135,7 +135,7 @@ class _Planner:
             archive=month is not None,
             current=tuple((fmt, base + current + f.suffix) for fmt, f in FEEDS.items()) if current else ())
         item_names = tuple(self.names(p) for p in picks)
-        updated = max((p.item.updated for p in picks), default=None)
+        updated = max((_updated(p) for p in picks), default=None)
         info = FeedInfo(kind=kind, slug=slug, title=title, topic=topic, items=len(picks), files=files,
                         updated=datetime.fromtimestamp(updated, UTC) if updated is not None else None,
                         per_day=per_day, month=month, description=description, name=name,
@@ -153,11 +153,11 @@ def _subscriptions(live: list[PlannedFeed]) -> list[PlannedFeed]:
     the topic feeds and the other custom feeds.  A topic whose items are the
     combined feed's is listed in neither: it would only double it."""
     combined = next(p for p in live if p.info.kind == "all")
-    taken = {pick.id for pick in combined.picks}
-    everything = tuple(pick.id for pick in combined.picks)
+    taken = {shown_id(pick) for pick in combined.picks}
+    everything = tuple(shown_id(pick) for pick in combined.picks)
     planned = []
     for feed in live:
-        ids = [pick.id for pick in feed.picks]
+        ids = [shown_id(pick) for pick in feed.picks]
         same = feed.info.kind == "topic" and tuple(ids) == everything
         if feed.info.kind == "all":
             where = "index.opml"
@@ -177,8 +177,36 @@ def _digest(doc: FeedDoc, picks: Sequence[Pick], names: Sequence[tuple[str, ...]
     and the topics it is listed under."""
     h = hashlib.sha256(repr((code_id(), doc)).encode("utf-8", "surrogatepass"))
     for pick, item_names in zip(picks, names, strict=True):
-        h.update(repr((pick.item.digest, item_names)).encode("utf-8", "surrogatepass"))
+        story = pick.story
+        told = None if story is None else (story.id, story.first, story.size, tuple(m.digest for m in story.members))
+        h.update(repr((pick.item.digest, item_names, told)).encode("utf-8", "surrogatepass"))
     return h.hexdigest()[:32]
+
+
+def shown_id(pick: Pick) -> str:
+    """The id ``pick`` is published under: its story's, when it stands for one."""
+    return pick.id if pick.story is None else pick.story.id
+
+
+def _updated(pick: Pick) -> float:
+    story = pick.story
+    return pick.item.updated if story is None or not story.members else max(pick.item.updated,
+                                                                          story.members[0].published)
+
+
+def as_story(article: Article, story: Story | None) -> Article:
+    """``article`` as the item of ``story``: the story's fixed id and date
+    (a new representative changes the content, not the item readers
+    already have), updated when coverage arrives, the others listed."""
+    if story is None:
+        return article
+    coverage = tuple(Related(m.title, m.link or m.id, datetime.fromtimestamp(m.published, UTC), m.provider)
+                     for m in story.members)
+    first = article.published if article.id == story.id else datetime.fromtimestamp(story.first, UTC)
+    updated = max(article.updated or article.published, article.published, *(r.published for r in coverage[:1]
+                                                                              if r.published is not None))
+    return article.replace(id=story.id, published=min(first, article.published), updated=updated,
+                           story=(story.id, story.size), coverage=coverage)
 
 
 def load_items(feed: PlannedFeed, load: Loader, limit: int | None = None) -> tuple[Article, ...]:
@@ -190,7 +218,7 @@ def load_items(feed: PlannedFeed, load: Loader, limit: int | None = None) -> tup
     for pick, names in list(zip(feed.picks, feed.names, strict=True))[:limit]:
         article = load(pick.origin, pick.id)
         if article is not None:
-            found.append(article.replace(topics=names))
+            found.append(as_story(article.replace(topics=names), pick.story))
     return tuple(found)
 
 
@@ -204,7 +232,8 @@ class RenderJob:
 
     doc: FeedDoc  # without items
     files: tuple[tuple[str, str], ...]  # (format, path)
-    raw: tuple[tuple[bytes, str, tuple[str, ...]], ...] = ()  # per item: encoded Article or ParseResult, id, names
+    # per item: encoded Article or ParseResult, id, names, the story it stands for
+    raw: tuple[tuple[bytes, str, tuple[str, ...], Story | None], ...] = ()
 
 
 def render_job(job: RenderJob) -> list[tuple[str, bytes]]:
@@ -213,19 +242,20 @@ def render_job(job: RenderJob) -> list[tuple[str, bytes]]:
     return [(path, FORMATS[fmt].render(doc)) for fmt, path in job.files]
 
 
-def _items(raw: Sequence[tuple[bytes, str, tuple[str, ...]]], strip_params: tuple[str, ...]) -> tuple[Article, ...]:
+def _items(raw: Sequence[tuple[bytes, str, tuple[str, ...], Story | None]],
+           strip_params: tuple[str, ...]) -> tuple[Article, ...]:
     found = []
-    for blob, article_id, names in raw:
+    for blob, article_id, names, story in raw:
         articles = codec.loads_articles(blob)
         article = next((a for a in articles if a.id == article_id), None)
         if article is not None:  # else it vanished mid-run: left out
-            found.append(with_content(article, strip_params, topics=names))
+            found.append(as_story(with_content(article, strip_params, topics=names), story))
     return tuple(found)
 
 
 def load_job(feed: PlannedFeed, load: RawLoader, formats: Sequence[str] | None = None) -> RenderJob:
     """``feed``'s render job: its items as ``load`` returns them, encoded."""
-    raw = tuple((blob, pick.id, names) for pick, names in zip(feed.picks, feed.names, strict=True)
+    raw = tuple((blob, pick.id, names, pick.story) for pick, names in zip(feed.picks, feed.names, strict=True)
                 if (blob := load(pick.origin, pick.id)) is not None)
     return RenderJob(feed.doc, tuple((fmt, path) for fmt, path in feed.info.files if formats is None or fmt in formats),
                      raw)

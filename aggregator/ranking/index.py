@@ -28,13 +28,16 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 
-from aggregator.config.custom import CustomFeed, capped
 from aggregator.model import Problem, Summary
+from aggregator.ranking import clusters, stories
 from aggregator.ranking.changes import Changes
+from aggregator.ranking.clusters import Clusters
+from aggregator.ranking.picks import ALL, CUSTOM, TOPIC, Reader, from_stored
+from aggregator.ranking.picks import stored as to_stored
 from aggregator.ranking.rows import (
     Copy,
     LocalFile,
@@ -53,7 +56,6 @@ from aggregator.ranking.rules import (
     Pick,
     Ranking,
     day_window,
-    month_of,
 )
 from aggregator.state import codec
 from aggregator.state.store import Schema, ensure_schema
@@ -99,11 +101,14 @@ _DERIVED_INDEXES = {
     "urls_rank": "CREATE INDEX IF NOT EXISTS urls_rank ON urls (r0, r1, id) WHERE live = 1",
     "members_key": "CREATE UNIQUE INDEX IF NOT EXISTS members_key ON members (topic, r0, r1, id)",
     "custom_key": "CREATE UNIQUE INDEX IF NOT EXISTS custom_key ON custom_members (feed, r0, r1, id)",
+    # Story clustering finds the live URLs published near a changed one (r1 is -published).
+    "urls_published": "CREATE INDEX IF NOT EXISTS urls_published ON urls (r1) WHERE live = 1",
 }
-DERIVED = ("urls", "members", "custom_members", "days", "spellings", "topic_results")
+DERIVED = ("urls", "members", "custom_members", "days", "spellings", "topic_results", "clusters")
 TABLES = ("copies", *DERIVED)
-# 2: JSON rows (state/codec.py), not pickles.
-SCHEMA = Schema("ranking", 2, TABLES, (*_TABLES, *_COPY_INDEXES.values(), *_DERIVED_INDEXES.values()))
+# 2: JSON rows (state/codec.py), not pickles; 3: story clusters.
+SCHEMA = Schema("ranking", 3, TABLES, (*_TABLES, *clusters.TABLES, *_COPY_INDEXES.values(),
+                                       *_DERIVED_INDEXES.values()))
 
 
 class RankIndex:
@@ -124,6 +129,9 @@ class RankIndex:
         # URLs whose copies changed this run; None: every URL (a rebuild).
         self._dirty: set[bytes] | None = None if self._meta("rank_key") != self._key else set()
         self._cold: Changes | None = None  # a cold build's solo rows, not yet written
+        found = rules.ranking.clusters
+        self.clusters = Clusters(conn, stories.Settings(found.threshold, found.window) if found.enabled else None)
+        self._changed: set[bytes] = set()  # URLs whose state this run changed (re-clustered)
         self._seen = bytearray()
 
     def _meta(self, key: str) -> str | None:
@@ -247,9 +255,11 @@ class RankIndex:
 
     # -- aggregation -----------------------------------------------------------
     def update(self) -> None:
-        """Re-aggregate every URL this run's changes (or the clock) touched."""
+        """Re-aggregate every URL this run's changes (or the clock) touched,
+        then re-cluster around them."""
         latest = self.rules.latest_allowed
         self._create(_COPY_INDEXES)
+        everything = self._cold is not None or self._dirty is None
         if self._cold is not None:
             # The solo rows were made with this clock: only the further
             # copies of URLs (and remote copies) are left to aggregate.
@@ -269,9 +279,22 @@ class RankIndex:
                 self._dirty.update(row[0] for row in self.conn.execute(
                     "SELECT id FROM copies WHERE published > ? AND published <= ?", (low, high)))
             self._update(sorted(self._dirty))
-        self._dirty = set()
+        if everything:
+            self.clusters.rebuild()
+        else:
+            self._stale_topics(self.clusters.update(self._changed))
+        self._dirty, self._changed = set(), set()
         self._set_meta("rank_latest", repr(latest))
         self._set_meta("rank_key", self._key)
+
+    def _stale_topics(self, ids: Iterable[bytes]) -> None:
+        """Drop the stored results of the topics of ``ids`` (their stories changed)."""
+        topics: set[bytes] = set()
+        for ident in sorted(ids):
+            row = self.conn.execute("SELECT state FROM urls WHERE id=?", (ident,)).fetchone()
+            if row is not None:
+                topics.update(as_bytes(t) for t in codec.loads(row[0])[2])
+        self.conn.executemany("DELETE FROM topic_results WHERE topic=?", ((t,) for t in sorted(topics)))
 
     def _state(self, copies: Iterable[bytes]) -> UrlState:
         return aggregate([codec.loads_summary(blob) for blob in copies], self.rules)
@@ -306,6 +329,7 @@ class RankIndex:
                 "SELECT summary FROM copies WHERE id=? ORDER BY remote, origin, pos", (ident,))]
             new = self._state(copies) if copies else None
             if old != new:
+                self._changed.add(ident)
                 article_id = as_text(ident)
                 changes.replace(ident, encode(old, article_id, self.rules) if old else None,
                                 encode(new, article_id, self.rules) if new else None)
@@ -333,15 +357,10 @@ class RankIndex:
     def filtered(self) -> int:
         return int(self._meta("rank_filtered") or 0)
 
-    def _picks(self, rows: Iterable[tuple[bytes]]) -> Iterator[Pick]:
-        for (extra,) in rows:
-            state = codec.loads(extra)
-            yield Pick(codec.summary_of(state[6]), tuple(state[2]))
-
     def result(self, max_items: int, *, archives: bool = False) -> Ranking:
         """The same :class:`Ranking` as the reference ranker gives for the same
         copies, settings and clock; only the picks are read."""
-        conn = self.conn
+        conn, reader, per_provider = self.conn, Reader(self.conn, self.clusters), self.rules.ranking.max_per_provider
         topics: dict[str, str] = {}
         feeds: dict[str, tuple[Pick, ...]] = {}
         per_day: dict[str, tuple[int, ...]] = {}
@@ -354,67 +373,22 @@ class RankIndex:
             if data is not None:
                 picks, topics[key], days = codec.loads(data)
                 per_day[key] = tuple(days)
-                feeds[key] = tuple(Pick(codec.summary_of(item), tuple(topic_keys)) for item, topic_keys in picks)
+                feeds[key] = tuple(from_stored(picks))
             else:
-                feeds[key] = tuple(self._picks(conn.execute(
-                    "SELECT u.state FROM members m JOIN urls u ON u.id = m.id "
-                    "WHERE m.topic=? ORDER BY m.r0, m.r1, m.id LIMIT ?",
-                    (topic_b, max_items))))
+                feeds[key] = reader.picks(TOPIC, (topic_b,), max_items, per_provider)
                 spellings = Counter({as_text(name): n for name, n in conn.execute(
                     "SELECT name, n FROM spellings WHERE topic=?", (topic_b,))})
                 topics[key] = display_name(spellings)
                 counts = Counter(dict(conn.execute("SELECT day, n FROM days WHERE topic=? AND day > ?",
                                                    (topic_b, newest - 30))))
                 per_day[key] = day_window(counts)
-                picks = [[list(pick.item), pick.topic_keys] for pick in feeds[key]]
-                data = codec.dumps([picks, topics[key], per_day[key]])
+                data = codec.dumps([to_stored(feeds[key]), topics[key], per_day[key]])
                 conn.execute("INSERT OR REPLACE INTO topic_results VALUES (?, ?, ?)", (topic_b, max_items, data))
             if archives:
-                months[key] = self._months(topic_b, shared)
-        custom_picks = tuple(self._custom(i, feed, max_items) for i, feed in enumerate(self.rules.custom))
+                months[key] = reader.months(topic_b, shared)
+        custom_picks = tuple(reader.picks(CUSTOM, (i,), feed.max_items or max_items, feed.max_per_provider)
+                             for i, feed in enumerate(self.rules.custom))
         return Ranking(
-            topics=topics, feeds=feeds,
-            all=tuple(self._picks(conn.execute(
-                "SELECT state FROM urls WHERE live = 1 ORDER BY r0, r1, id LIMIT ?", (max_items,)))),
-            per_day=per_day,
+            topics=topics, feeds=feeds, all=reader.picks(ALL, (), max_items, per_provider), per_day=per_day,
             eligible=int(conn.execute("SELECT COUNT(*) FROM urls WHERE live = 1").fetchone()[0]),
-            custom=custom_picks,
-            archives=months)
-
-    def _months(self, topic: bytes, shared: dict[bytes, Pick]) -> dict[str, tuple[Pick, ...]]:
-        """Every live article of ``topic`` by month, oldest first.  (All of
-        them: what an archive needs, and why archives are opt-in.)  ``shared``
-        holds the picks already read for other topics: an article listed
-        under three topics is one object, not three."""
-        picks = []
-        for ident, extra in self.conn.execute(
-                "SELECT u.id, u.state FROM members m JOIN urls u ON u.id = m.id WHERE m.topic=?", (topic,)):
-            pick = shared.get(ident)
-            if pick is None:
-                full = next(self._picks(((extra,),)))
-                # What publishing needs of an archived item (as the in-memory
-                # ranker keeps without custom feeds): a third of the memory.
-                item = full.item
-                slim = Summary(id=item.id, origin=item.origin, published=item.published, updated=item.updated,
-                               title=item.title, digest=item.digest)
-                pick = shared[ident] = Pick(slim, full.topic_keys)
-            picks.append(pick)
-        picks.sort(key=lambda p: (p.item.published, p.item.id))
-        grouped: dict[str, list[Pick]] = {}
-        for pick in picks:
-            grouped.setdefault(month_of(pick.item.published), []).append(pick)
-        return {month: tuple(found) for month, found in sorted(grouped.items())}
-
-    def _custom(self, index: int, feed: CustomFeed, max_items: int) -> tuple[Pick, ...]:
-        """A custom feed's picks: its members best first, read only as far
-        as the per-provider cap needs."""
-        seen: dict[str, Pick] = {}
-
-        def ranked() -> Iterator[tuple[str, Summary]]:
-            for pick in self._picks(self.conn.execute(
-                    "SELECT u.state FROM custom_members m JOIN urls u ON u.id = m.id "
-                    "WHERE m.feed=? ORDER BY m.r0, m.r1, m.id", (index,))):
-                seen[pick.id] = pick
-                yield pick.id, pick.item
-
-        return tuple(seen[i] for i in capped(ranked(), feed.max_items or max_items, feed.max_per_provider))
+            custom=custom_picks, archives=months)

@@ -22,6 +22,7 @@ import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from aggregator.config import FilterSettings, RankingSettings
 from aggregator.model import Article, Summary, summarize
@@ -38,13 +39,30 @@ def copy_choice(item: Summary, quality: float) -> tuple[float, float, str, str]:
     return (-quality, -item.published, item.origin, item.title)
 
 
+class Story(NamedTuple):
+    """The cluster a published item stands for (:mod:`aggregator.ranking.stories`):
+    its fixed id (the earliest member's id) and date (that member's), how
+    many articles it has, and the others to list, newest first."""
+
+    id: str
+    first: float  # the earliest member's publication time (POSIX seconds)
+    size: int
+    members: tuple[Summary, ...]  # the other members, newest first, at most MAX_MEMBERS
+
+
+MAX_COVERAGE = 8  # listed in an item's HTML ("Also covered by")
+MAX_MEMBERS = 100  # listed in its JSON Feed extension (``_aggregator.cluster.members``)
+
+
 @dataclass(frozen=True, slots=True)
 class Pick:
-    """A winning article: its summary (where to load it from) and its
-    topics merged over every copy of its URL."""
+    """A winning article: its summary (where to load it from), its
+    topics merged over every copy of its URL and, when it stands for a story
+    of several articles, that story."""
 
     item: Summary
     topic_keys: tuple[str, ...]
+    story: Story | None = None
 
     @property
     def id(self) -> str:

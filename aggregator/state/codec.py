@@ -28,8 +28,9 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 _ARTICLE = tuple(f.name for f in fields(Article))
 _VALUES = operator.attrgetter(*_ARTICLE)
 _INDEX = {name: i for i, name in enumerate(_ARTICLE)}
-_PUBLISHED, _UPDATED, _PROVIDER, _IMAGE, _RELATED, _ENCLOSURES = (
-    _INDEX[n] for n in ("published", "updated", "provider", "image", "related", "enclosures"))
+_PUBLISHED, _UPDATED, _PROVIDER, _IMAGE, _RELATED, _ENCLOSURES, _COVERAGE = (
+    _INDEX[n] for n in ("published", "updated", "provider", "image", "related", "enclosures", "coverage"))
+_STORY = _INDEX["story"]
 _TUPLES = tuple(_INDEX[n] for n in ("topics", "tags", "body_source"))  # JSON arrays that are tuples
 
 
@@ -78,6 +79,8 @@ def article_values(article: Article) -> list[Any]:
         out[_RELATED] = [(r.title, r.url, _us(r.published) if r.published else None, r.provider) for r in related]
     if enclosures := out[_ENCLOSURES]:
         out[_ENCLOSURES] = [(e.url, e.type, e.length) for e in enclosures]
+    if coverage := out[_COVERAGE]:
+        out[_COVERAGE] = [(r.title, r.url, _us(r.published) if r.published else None, r.provider) for r in coverage]
     return out
 
 
@@ -95,6 +98,10 @@ def article_of(values: list[Any]) -> Article:
     values[_RELATED] = tuple(Related(t, u, _moment(p) if p is not None else None, pr)
                              for t, u, p, pr in values[_RELATED])
     values[_ENCLOSURES] = tuple(Enclosure(u, t, n) for u, t, n in values[_ENCLOSURES])
+    values[_COVERAGE] = tuple(Related(t, u, _moment(p) if p is not None else None, pr)
+                              for t, u, p, pr in values[_COVERAGE])
+    if values[_STORY] is not None:
+        values[_STORY] = tuple(values[_STORY])
     for i in _TUPLES:
         if values[i] is not None:
             values[i] = tuple(values[i])
@@ -141,6 +148,7 @@ def dumps_summary(summary: Summary) -> bytes:
 
 def summary_of(values: list[Any]) -> Summary:
     values[6] = tuple(values[6])  # topics
+    values[-1] = tuple(values[-1])  # links
     return Summary._make(values)
 
 

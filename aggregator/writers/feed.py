@@ -92,6 +92,8 @@ class Entry:
     related: tuple[tuple[str, str], ...]  # (URL, title) of each related link with a valid URL
     source: str | None  # the remote feed the item came from
     enclosures: tuple[Enclosure, ...] = ()  # its files (podcast audio...), each URL a valid URI
+    # The story's other coverage, newest first: (URL, title, provider, published), each URL valid.
+    coverage: tuple[tuple[str, str, str | None, datetime | None], ...] = ()
 
     @property
     def synopsis(self) -> str:
@@ -119,7 +121,9 @@ def entry_of(article: Article, doc: FeedDoc) -> Entry:
         related=tuple((u, text(r.title)) for r in article.related if (u := link_uri(r.url, doc.strip_params))),
         source=origin,
         enclosures=tuple(replace(e, url=u, type=text(e.type) or None) for e in article.enclosures
-                         if (u := uri(e.url))))
+                         if (u := uri(e.url))),
+        coverage=tuple((u, text(r.title), text(r.provider) or None if r.provider else None, r.published)
+                       for r in article.coverage if (u := link_uri(r.url, doc.strip_params))))
     return replace(entry, html=item_html(entry, doc), teaser=teaser(entry))
 
 

@@ -8,7 +8,9 @@ iframes.  So the HTML itself carries what a subscriber should see:
 1. the item's image, sized, with its title as ``alt``, linked to the article;
 2. for a video, a "Watch on YouTube" link (the player is an iframe: dropped);
 3. the body, else the featured content, else the summary;
-4. "Related coverage": up to five related articles, newest first.
+4. "Related coverage": up to five related articles, newest first;
+5. "Also covered by": when the item stands for a story several providers
+   covered, the others (at most 8, newest first), never repeated in 4.
 
 Every piece is already safe: bodies were sanitised when the article was
 published, plain text is escaped here, URLs are valid URIs.
@@ -20,6 +22,7 @@ import html
 from typing import TYPE_CHECKING
 
 from aggregator.media import video_site
+from aggregator.ranking.rules import MAX_COVERAGE
 from aggregator.urls import canonical_url
 from aggregator.writers.values import link_uri, text
 
@@ -48,9 +51,12 @@ def item_html(entry: Entry, doc: FeedDoc) -> str:
         parts.append(body)
     if not article.content_html and entry.synopsis and (not body or entry.summary):
         parts.append(f"<p>{_e(entry.synopsis)}</p>")
-    coverage = _coverage(entry, doc)
+    others = _others(entry, doc)
+    coverage = _coverage(entry, doc, {canonical_url(url) for url, *_rest in entry.coverage[:MAX_COVERAGE]})
     if coverage:
         parts.append(coverage)
+    if others:
+        parts.append(others)
     return "\n".join(parts)
 
 
@@ -71,9 +77,20 @@ def _image(entry: Entry) -> str:
     return f'<p><a href="{_e(entry.link)}"><img src="{_e(image.url)}" alt="{alt}"{size}></a></p>'
 
 
-def _coverage(entry: Entry, doc: FeedDoc) -> str:
+def _others(entry: Entry, doc: FeedDoc) -> str:
+    """The story's other coverage: provider, title and link of each."""
+    rows = []
+    for url, title, provider, _published in entry.coverage[:MAX_COVERAGE]:
+        who = f"{_e(provider)}: " if provider else ""
+        rows.append(f'<li>{who}<a href="{_e(url)}">{_e(title)}</a></li>')
+    if not rows:
+        return ""
+    return f"<p><strong>{_e(doc.words.also_covered_by)}</strong></p>\n<ul>{''.join(rows)}</ul>"
+
+
+def _coverage(entry: Entry, doc: FeedDoc, listed: set[str]) -> str:
     own = canonical_url(entry.article.url)
-    seen = {own}
+    seen = {own, *listed}
     rows = []
     for related in _newest_first(entry.article.related):
         url = link_uri(related.url, doc.strip_params)

@@ -53,6 +53,22 @@ def _attachment(enclosure: Enclosure) -> dict[str, Any]:
     return found
 
 
+def _cluster(entry: Entry) -> dict[str, Any]:
+    """The story the item stands for: its id, how many articles it has, and
+    the others, newest first (at most 100; the item's HTML lists the first 8)."""
+    story = entry.article.story
+    assert story is not None
+    members = []
+    for url, title, provider, published in entry.coverage:
+        member: dict[str, Any] = {"url": url, "title": title}
+        if provider:
+            member["provider"] = provider
+        if published is not None:
+            member["date_published"] = rfc3339(published)
+        members.append(member)
+    return {"id": text(story[0]), "size": story[1], "members": members}
+
+
 def _item(entry: Entry) -> dict[str, Any]:
     article = entry.article
     url = entry.url
@@ -85,6 +101,8 @@ def _item(entry: Entry) -> dict[str, Any]:
         _put(extension["source"], "url", entry.provider_url)
     if entry.related:
         extension["related"] = [{"title": title, "url": href} for href, title in entry.related]
+    if article.story is not None:
+        extension["cluster"] = _cluster(entry)
     if extension:
         item["_aggregator"] = extension
     return item

@@ -1,0 +1,167 @@
+"""Story clusters kept in the state store, next to the ranking index.
+
+``clusters`` holds one row per live URL that shares its story with another:
+(URL, cluster id).  A URL without a row is a story of its own, so the table
+stays small.  A cold build or a settings change clusters every live URL from
+buckets of keys (:func:`aggregator.ranking.stories.components`).  An
+incremental run re-clusters the neighbourhood of the URLs whose state
+changed: their old clusters and everything linked to them, found among the
+live URLs published within the window of each (the ``urls_published``
+index), and leaves every other cluster alone.  Both ways give the same
+clusters: links depend on the two articles alone.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+
+from aggregator.model import Summary
+from aggregator.ranking.rows import as_bytes, as_text
+from aggregator.ranking.rules import MAX_MEMBERS, Story
+from aggregator.ranking.stories import Settings, Sketch, components, linked, similarity, sketch, why
+from aggregator.state import codec
+
+TABLES = (
+    "CREATE TABLE IF NOT EXISTS clusters (id BLOB PRIMARY KEY, cluster BLOB NOT NULL) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS clusters_cluster ON clusters (cluster)",
+)
+_CHUNK = 500  # ids per IN (...) query
+
+
+def _winner(state: bytes) -> Summary:
+    return codec.summary_of(codec.loads(state)[6])
+
+
+class Clusters:
+    """The ``clusters`` table of one connection and the settings it was made with."""
+
+    def __init__(self, conn: sqlite3.Connection, settings: Settings | None):
+        self.conn = conn
+        self.settings = settings  # None: clustering is off
+        self._stories: dict[str, Story | None] = {}
+
+    def rebuild(self) -> None:
+        """Cluster every live URL again."""
+        self.conn.execute("DELETE FROM clusters")
+        self._stories = {}
+        if self.settings is None:
+            return
+        sketches = [sketch(_winner(state)) for (state,) in self.conn.execute("SELECT state FROM urls WHERE live = 1")]
+        found = components(sketches, self.settings)
+        self.conn.executemany("INSERT INTO clusters VALUES (?, ?)",
+                              ((as_bytes(i), as_bytes(c)) for i, c in sorted(found.items())))
+
+    def update(self, changed: Iterable[bytes]) -> set[bytes]:
+        """Re-cluster around the URLs ``changed``; returns every URL whose
+        cluster (or whose cluster's members) may differ now."""
+        self._stories = {}
+        seeds = set(changed)
+        if not seeds or self.settings is None:
+            return set()
+        old = dict(self._rows("SELECT id, cluster FROM clusters WHERE cluster IN "
+                              "(SELECT cluster FROM clusters WHERE id IN ({}))", sorted(seeds)))
+        seeds.update(old)
+        visited = self._reach(seeds)
+        for ident, cluster in self._rows("SELECT id, cluster FROM clusters WHERE id IN ({})",
+                                         sorted(as_bytes(i) for i in visited if as_bytes(i) not in old)):
+            old[ident] = cluster
+        found = components(visited.values(), self.settings)
+        touched = seeds | {as_bytes(i) for i in visited}
+        self.conn.executemany("DELETE FROM clusters WHERE id=?", ((i,) for i in sorted(touched)))
+        self.conn.executemany("INSERT INTO clusters VALUES (?, ?)",
+                              ((as_bytes(i), as_bytes(c)) for i, c in sorted(found.items())))
+        return {i for i in touched if i in old or as_text(i) in found}
+
+    def _rows(self, query: str, ids: Sequence[bytes]) -> Iterator[tuple[bytes, bytes]]:
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            yield from self.conn.execute(query.format(", ".join("?" * len(chunk))), chunk)
+
+    def _reach(self, seeds: Iterable[bytes]) -> dict[str, Sketch]:
+        """The live URLs among ``seeds`` and every live URL linked to them, transitively."""
+        assert self.settings is not None
+        visited: dict[str, Sketch] = {}
+        queue: list[Sketch] = []
+        for ident in sorted(seeds):
+            row = self.conn.execute("SELECT state FROM urls WHERE id=? AND live = 1", (ident,)).fetchone()
+            if row is not None:
+                s = sketch(_winner(row[0]))
+                visited[s.id] = s
+                queue.append(s)
+        while queue:
+            for n in self._near(queue.pop()):
+                if n.id not in visited:
+                    visited[n.id] = n
+                    queue.append(n)
+        return visited
+
+    def _near(self, s: Sketch) -> list[Sketch]:
+        """The live URLs linked to ``s`` (all published within the window of it)."""
+        assert self.settings is not None
+        window = self.settings.window
+        rows = self.conn.execute("SELECT state FROM urls WHERE live = 1 AND r1 BETWEEN ? AND ?",
+                                 (-(s.published + window), -(s.published - window)))
+        found = []
+        for (state,) in rows:
+            other = sketch(_winner(state))
+            if other.id != s.id and s.keys & other.keys and linked(s, other, self.settings):
+                found.append(other)
+        return found
+
+    def cluster_of(self, ident: bytes) -> bytes | None:
+        row = self.conn.execute("SELECT cluster FROM clusters WHERE id=?", (ident,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def story(self, cluster: bytes, shown: str) -> Story | None:
+        """The story ``cluster`` as published by its member ``shown``."""
+        key = as_text(cluster)
+        members = [_winner(state) for (state,) in self.conn.execute(
+            "SELECT u.state FROM clusters c JOIN urls u ON u.id = c.id WHERE c.cluster=? AND u.live = 1", (cluster,))]
+        if len(members) < 2:
+            return None
+        first = min(m.published for m in members)  # the id's: the earliest member is the cluster's id
+        others = sorted((m for m in members if m.id != shown), key=lambda m: (-m.published, m.id))
+        return Story(key, first, len(members), tuple(others[:MAX_MEMBERS]))
+
+    def explain(self, ident: bytes) -> list[str]:
+        """Why the live URL ``ident`` is in its story, and the nearest
+        articles it was not joined with (what ``aggregator explain`` prints)."""
+        if self.settings is None:
+            return ["  stories: clustering is off (ranking.clusters.enabled)"]
+        row = self.conn.execute("SELECT state FROM urls WHERE id=? AND live = 1", (ident,)).fetchone()
+        if row is None:
+            return ["  stories: not published (withdrawn, filtered out or dated in the future): in no story"]
+        me = _winner(row[0])
+        own = sketch(me)
+        cluster = self.cluster_of(ident)
+        lines: list[str] = []
+        mates: list[Summary] = []
+        if cluster is None:
+            lines.append("  story: its own (no other article is linked to it)")
+        else:
+            mates = [_winner(state) for (state,) in self.conn.execute(
+                "SELECT u.state FROM clusters c JOIN urls u ON u.id = c.id WHERE c.cluster=? AND u.live = 1",
+                (cluster,))]
+            lines.append(f"  story {as_text(cluster)} ({len(mates)} articles; each feed shows its best-ranked "
+                         "member, the others under \"Also covered by\"):")
+            sketches = {m.id: sketch(m) for m in mates}
+            for m in sorted(mates, key=lambda m: (m.published, m.id)):
+                links = [o for o in sorted(sketches)
+                         if o != m.id and linked(sketches[m.id], sketches[o], self.settings)]
+                reason = why(sketches[m.id], sketches[links[0]], self.settings)[1] if links else ""
+                lines.append(f"    {m.id}: {m.title!r}" + (f" - linked to {len(links)} ({reason} with {links[0]})"
+                                                               if links else ""))
+        window = self.settings.window
+        near = []
+        for (state,) in self.conn.execute("SELECT state FROM urls WHERE live = 1 AND r1 BETWEEN ? AND ?",
+                                          (-(me.published + window), -(me.published - window))):
+            other = _winner(state)
+            if other.id == me.id or any(m.id == other.id for m in mates):
+                continue
+            s = sketch(other)
+            near.append((-similarity(own, s), other.id, other.title, why(own, s, self.settings)[1]))
+        if near:
+            lines.append("  nearest articles not in its story:")
+            lines += [f"    {i}: {title!r} - {reason}" for _score, i, title, reason in sorted(near)[:5]]
+        return lines

@@ -1,0 +1,244 @@
+"""Which articles report the same story: pure functions.
+
+Two live articles are *linked* when all of these hold (:func:`link`):
+
+- they were published within ``window`` of each other;
+- they share a *key*: one of the few smallest token hashes of either
+  article's title or text (a bottom-k MinHash sketch: two sets share their
+  smallest hash with probability equal to their Jaccard similarity).  Keys
+  depend on the article alone, so a cold build (buckets of keys) and an
+  incremental run (the articles published near a changed one) find the same
+  pairs;
+- the numbers in their titles do not conflict ("Smartable (2021-03-24)" and
+  "(2021-03-31)", "Issue 12" and "Issue 13", "April 2023" and "April 2024");
+- their titles are not one template with another value in its slot ("The
+  best Rogue build" and "The best Druid build", "Power Apps Smartable" and
+  "Diablo 4 Smartable"): a title that differs from the other only by a few
+  words, none of which the other article's text mentions;
+- their similarity (the larger Jaccard similarity of their title words and
+  of their title-and-excerpt words, with the words of their own topics and
+  stop words left out) reaches ``threshold``; a ``related`` link from one to
+  the other lowers the bar by :data:`RELATED_BONUS` (supporting evidence only:
+  in real data ``related`` often lists what merely trends in the same topic).
+
+A story's cluster is a connected component of that graph, so clustering is
+independent of input order, an unrelated article changes no other cluster,
+and removing a member leaves the rest together unless it was their only
+link.  A cluster's id is its earliest member's (published, then id): with
+articles arriving in publication order that is its first representative, and
+it stays when better coverage takes the representative's place.  Withdrawn
+and filtered articles are not live, so they never anchor or join a cluster.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+from aggregator.model import Summary
+from aggregator.tokens import names, url_hash, words
+
+KEYS_PER_SET = 3  # smallest hashes of the title words and of the text words used as keys
+RELATED_BONUS = 0.1
+MIN_SHARED = 2  # words two titles (or two texts) must share to be alike at all
+_DIGIT = re.compile(r"\d")
+
+class Sketch(NamedTuple):
+    """What clustering compares of one article (built by :func:`sketch`)."""
+
+    id: str
+    published: float
+    title: frozenset[str]  # the title's content words (tokens.words)
+    text: frozenset[str]  # the title's and the excerpt's content words
+    topical: frozenset[str]  # the words of its topics
+    numbers: tuple[str, ...]  # the title's words with a digit, in order
+    names: frozenset[str]  # the title's words that are names (tokens.names)
+    keys: frozenset[int]
+    related: frozenset[int]  # url_hash of its related links
+    own: int  # url_hash of its id
+    provider: str  # its provider's domain or name ("" when none)
+
+
+def sketch(item: Summary) -> Sketch:
+    topical: set[str] = set()
+    for name in item.topics:
+        topical.update(words(name))
+    title_words = words(item.title)
+    written = item.gist.split()
+    title = frozenset(title_words)
+    text = title | {w.lower() for w in written}
+    numbers = tuple(w for w in title_words if _DIGIT.search(w))
+    named = (names(item.title, headline=True) | {w.lower() for w in written if w[0].isupper()}) & title
+    keys = _bottom(title - topical) | _bottom(text - topical)
+    return Sketch(item.id, item.published, title, text, frozenset(topical), numbers, frozenset(named),
+                  frozenset(keys), frozenset(item.links), url_hash(item.id), item.domain or item.provider or "")
+
+
+class _Pair(NamedTuple):
+    """Two articles' words with the words of the topics they share left
+    out: what every article of a shared topic says ("Diablo 4") tells no
+    story, while a topic only one of them has ("Druid") may."""
+
+    title_a: frozenset[str]
+    title_b: frozenset[str]
+    text_a: frozenset[str]
+    text_b: frozenset[str]
+    names_a: frozenset[str]
+    names_b: frozenset[str]
+    numbers_a: tuple[str, ...]
+    numbers_b: tuple[str, ...]
+
+
+def _pair(a: Sketch, b: Sketch) -> _Pair:
+    common = a.topical & b.topical
+    return _Pair(a.title - common, b.title - common, a.text - common, b.text - common, a.names - common,
+                 b.names - common, tuple(n for n in a.numbers if n not in common),
+                 tuple(n for n in b.numbers if n not in common))
+
+
+def _bottom(tokens: Iterable[str]) -> set[int]:
+    hashes = sorted({zlib.crc32(t.encode("utf-8", "surrogatepass")) for t in tokens})
+    return set(hashes[:KEYS_PER_SET])
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    shared = len(a & b)
+    if shared < MIN_SHARED:
+        return 0.0
+    return shared / (len(a) + len(b) - shared)
+
+
+class Settings(NamedTuple):
+    threshold: float
+    window: float  # seconds
+
+
+def similarity(a: Sketch, b: Sketch) -> float:
+    """How alike two articles' words are, 0 to 1 (before the guards)."""
+    p = _pair(a, b)
+    return _similarity(p)
+
+
+def _similarity(p: _Pair) -> float:
+    """The larger Jaccard similarity of the titles and of the texts, each
+    counted only when the two share at least :data:`MIN_SHARED` words: two
+    short titles sharing one word ("Alpha, retitled", "Gamma, retitled")
+    are not one story."""
+    return max(_jaccard(p.title_a, p.title_b), _jaccard(p.text_a, p.text_b))
+
+
+def templated(a: Sketch, b: Sketch) -> bool:
+    """Two instances of one publisher's template ("The best Rogue build",
+    "The best Druid build"; "Power Apps Smartable", "Diablo 4 Smartable"):
+    the titles differ by one or two words in a slot, words the other article
+    never mentions.  Across publishers the same shape is usually one story
+    reworded ("spotted" / "added"): names tell those apart (:func:`other_subjects`)."""
+    if a.provider != b.provider:
+        return False
+    only_a, only_b = a.title - b.title, b.title - a.title
+    if not (0 < len(only_a) <= 2 and 0 < len(only_b) <= 2) or len(a.title & b.title) < 2:
+        return False
+    return not (only_a & b.text) and not (only_b & a.text)
+
+
+def other_subjects(a: Sketch, b: Sketch) -> bool:
+    """One title names someone or something the other article never
+    mentions: "Dorrol recalls its phone" and "Bergorle recalls its phone",
+    "The best Rogue build" and "The best class to play solo".  Strict on
+    purpose: a story's coverage names its subject; a title naming another
+    one is what chains one story into the next."""
+    p = _pair(a, b)
+    return bool(p.names_a - b.text) or bool(p.names_b - a.text)
+
+
+def conflicting_numbers(a: Sketch, b: Sketch) -> bool:
+    """The titles' numbers differ, and neither title's are a part of the
+    other's: dates ("2021-03-24", "2021-03-31"), issue numbers, years.  (One
+    title may leave a number out: "Over 40 minutes of footage leaked".)"""
+    p = _pair(a, b)
+    return not (_within(p.numbers_a, p.numbers_b) or _within(p.numbers_b, p.numbers_a))
+
+
+def _within(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
+    """Whether ``short`` is a subsequence of ``long``."""
+    rest = iter(long)
+    return all(any(n == m for m in rest) for n in short)
+
+
+def why(a: Sketch, b: Sketch, settings: Settings) -> tuple[bool, str]:
+    """Whether ``a`` and ``b`` are linked, and the reason in words (what
+    ``aggregator explain`` prints)."""
+    gap = abs(a.published - b.published)
+    if gap > settings.window:
+        return False, f"published {gap / 3600:.0f} h apart (window {settings.window / 3600:.0f} h)"
+    if not (a.keys & b.keys):
+        return False, "no shared key words"
+    p = _pair(a, b)
+    if not (_within(p.numbers_a, p.numbers_b) or _within(p.numbers_b, p.numbers_a)):
+        return False, f"different numbers ({' '.join(p.numbers_a)} / {' '.join(p.numbers_b)})"
+    unknown_a, unknown_b = p.names_a - b.text, p.names_b - a.text
+    if unknown_a or unknown_b:
+        return False, f"names what the other never mentions ({' '.join(sorted(unknown_a | unknown_b))})"
+    if templated(a, b):
+        return False, f"one template, other values ({' '.join(sorted(a.title - b.title))} / " \
+                      f"{' '.join(sorted(b.title - a.title))})"
+    score = _similarity(p)
+    bar = settings.threshold
+    supported = a.own in b.related or b.own in a.related
+    if supported:
+        bar -= RELATED_BONUS
+    verdict = score >= bar
+    support = " with a related link" if supported else ""
+    return verdict, f"similarity {score:.2f} {'≥' if verdict else '<'} {bar:.2f}{support}"
+
+
+def linked(a: Sketch, b: Sketch, settings: Settings) -> bool:
+    return why(a, b, settings)[0]
+
+
+def components(sketches: Iterable[Sketch], settings: Settings) -> dict[str, str]:
+    """Cluster id per article, for every article in a cluster of two or
+    more (an article absent from the result is a story of its own): the
+    connected components of the links, each named by its earliest member."""
+    items = list(sketches)
+    parent = {s.id: s.id for s in items}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in _pairs(items, settings):
+        if find(a.id) != find(b.id) and linked(a, b, settings):
+            parent[find(a.id)] = find(b.id)
+    groups: dict[str, list[Sketch]] = {}
+    for s in items:
+        groups.setdefault(find(s.id), []).append(s)
+    out: dict[str, str] = {}
+    for members in groups.values():
+        if len(members) > 1:
+            anchor = min(members, key=lambda s: (s.published, s.id)).id
+            for s in members:
+                out[s.id] = anchor
+    return out
+
+
+def _pairs(sketches: list[Sketch], settings: Settings) -> Iterator[tuple[Sketch, Sketch]]:
+    """The pairs that share a key and lie within the window."""
+    buckets: dict[int, list[Sketch]] = {}
+    for s in sketches:
+        for key in s.keys:
+            buckets.setdefault(key, []).append(s)
+    window = settings.window
+    for bucket in buckets.values():
+        if len(bucket) < 2:
+            continue
+        bucket.sort(key=lambda s: (s.published, s.id))
+        for i, a in enumerate(bucket):
+            for b in bucket[i + 1:]:
+                if b.published - a.published > window:
+                    break
+                yield a, b

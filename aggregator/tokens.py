@@ -1,0 +1,94 @@
+"""Words as story clustering compares them (:mod:`aggregator.ranking.stories`):
+made when an article is summarised, so the state keeps them per article."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zlib
+
+GIST_WORDS = 40  # excerpt words kept per article (the state holds them: 1 KB/article budget)
+_WORD = re.compile(r"\w+")
+_SENTENCE = re.compile(r"(?<=[.!?:;])\s+|\s+[-–—|]\s+")  # where a capital starts a sentence again
+
+# Words that carry no story: articles, auxiliaries, pronouns, question words, and what
+# the tokenizer leaves of contractions ("won't" is "won" and "t"), and a headline's boilerplate
+# ("Report:", "sources say", "what we know"), which two different stories share as easily.
+_STOP_TEXT = """
+a about after again against all also am an and any are as at be been before being below between both but by
+can could did do does doing don down during each few for from further had has have having he her here hers
+him his how i if in into is it its itself just let me more most my new no nor not now of off on once only or
+other our out over own s same she should so some such t than that the their them then there these they this
+those through to too under until up very vs was we were what when where which while who whom why will with
+would you your
+aren couldn didn doesn hadn hasn haven isn ll re shouldn ve wasn weren won wouldn
+according allegedly breaking claimed confirmed confirms exclusive know latest official rumor rumour report
+reportedly reports say says source sources update video watch
+"""
+STOP_WORDS = frozenset(_STOP_TEXT.split())
+
+
+def words(text: str) -> list[str]:
+    """``text``'s content words, case-folded and NFKC-normalised ("Ⅳ" is
+    "iv"), stop words left out, each reduced to a crude stem (:func:`stem`)."""
+    return [stem(w) for w in _WORD.findall(unicodedata.normalize("NFKC", text).casefold()) if w not in STOP_WORDS]
+
+
+def stem(word: str) -> str:
+    """``word`` without its inflection, so that "launches", "launched" and
+    "launch" compare equal (and "release", "released", "releases"): plural
+    or third person, then past or gerund, then a final ``e``; a stem keeps
+    at least three letters.  Cruder than Porter's, and enough to compare
+    headlines."""
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith(("ches", "shes", "sses", "xes")) and len(word) > 4:
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        word = word[:-1]
+    if word.endswith("ing") and len(word) > 5:
+        word = word[:-3]
+    elif word.endswith("ed") and len(word) > 4:
+        word = word[:-2]
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
+    return word
+
+
+def gist(summary: str) -> str:
+    """What the state keeps of an excerpt for clustering: its first distinct
+    content words, space-separated, each name (:func:`names`) with a
+    capital first letter."""
+    named = names(summary)
+    kept: dict[str, None] = {}
+    for word in words(summary):
+        kept[word.capitalize() if word in named else word] = None
+        if len(kept) >= GIST_WORDS:
+            break
+    return " ".join(kept)
+
+
+def names(text: str, *, headline: bool = False) -> set[str]:
+    """The stems of the words ``text`` writes with a capital inside a
+    sentence: names ("Blizzard", "Druid"), as prose and sentence-case
+    headlines show them.  A ``headline`` in Title Case (most of its words
+    capitalised) shows none."""
+    found: set[str] = set()
+    capitals = total = 0
+    for sentence in _SENTENCE.split(unicodedata.normalize("NFKC", text)):
+        for position, match in enumerate(_WORD.finditer(sentence)):
+            word = match.group()
+            if word.casefold() in STOP_WORDS or not word[0].isalpha():
+                continue
+            total += 1
+            if word[0].isupper():
+                capitals += 1
+                if position:
+                    found.add(stem(word.casefold()))
+    if headline and total >= 3 and capitals > 0.75 * total:
+        return set()
+    return found
+
+
+def url_hash(url: str) -> int:
+    return zlib.crc32(url.encode("utf-8", "surrogatepass"))
