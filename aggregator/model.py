@@ -272,7 +272,7 @@ class Summary(NamedTuple):
     provider: str | None = None  # the provider's name
     domain: str | None = None  # the provider's domain, else the link's host
     link: str | None = None  # the published link, when it is not the id
-    gist: str = ""  # the excerpt's first content words (story clustering, ranking/stories.py)
+    gist: str = ""  # its title's and excerpt's content words (story clustering: tokens.gist)
     links: tuple[int, ...] = ()  # hashes of the related links' URLs (story clustering)
 
 
@@ -308,7 +308,7 @@ def summarize(article: Article, digest: str | None = None) -> Summary:
     copied = dict(zip(_SUMMARY_COPIED, _SUMMARY_VALUES(article), strict=True))
     return Summary(**copied, published=published, updated=updated, digest=digest,
                    provider=provider.name if provider else None, domain=(domain or "").lower() or None,
-                   link=article.url if article.url != article.id else None, gist=gist(article.summary),
+                   link=article.url if article.url != article.id else None, gist=gist(article.title, article.summary),
                    links=tuple(url_hash(r.url) for r in article.related))
 
 

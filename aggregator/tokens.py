@@ -31,7 +31,7 @@ STOP_WORDS = frozenset(_STOP_TEXT.split())
 def words(text: str) -> list[str]:
     """``text``'s content words, case-folded and NFKC-normalised ("Ⅳ" is
     "iv"), stop words left out, each reduced to a crude stem (:func:`stem`)."""
-    return [stem(w) for w in _WORD.findall(unicodedata.normalize("NFKC", text).casefold()) if w not in STOP_WORDS]
+    return [w.lower() for w in _marked(text, headline=False)]
 
 
 def stem(word: str) -> str:
@@ -39,7 +39,11 @@ def stem(word: str) -> str:
     "launch" compare equal (and "release", "released", "releases"): plural
     or third person, then past or gerund, then a final ``e``; a stem keeps
     at least three letters.  Cruder than Porter's, and enough to compare
-    headlines."""
+    headlines.  Memoised: a corpus repeats its words."""
+    found = _STEMS.get(word)
+    if found is not None:
+        return found
+    original = word
     if word.endswith("ies") and len(word) > 4:
         word = word[:-3] + "y"
     elif word.endswith(("ches", "shes", "sses", "xes")) and len(word) > 4:
@@ -52,42 +56,53 @@ def stem(word: str) -> str:
         word = word[:-2]
     if word.endswith("e") and len(word) > 3:
         word = word[:-1]
+    if len(_STEMS) < _MEMO:
+        _STEMS[original] = word
     return word
 
 
-def gist(summary: str) -> str:
-    """What the state keeps of an excerpt for clustering: its first distinct
-    content words, space-separated, each name (:func:`names`) with a
-    capital first letter."""
-    named = names(summary)
-    kept: dict[str, None] = {}
-    for word in words(summary):
-        kept[word.capitalize() if word in named else word] = None
-        if len(kept) >= GIST_WORDS:
-            break
-    return " ".join(kept)
+_STEMS: dict[str, str] = {}
+_MEMO = 1 << 18  # words memoised per process
 
 
-def names(text: str, *, headline: bool = False) -> set[str]:
-    """The stems of the words ``text`` writes with a capital inside a
-    sentence: names ("Blizzard", "Druid"), as prose and sentence-case
-    headlines show them.  A ``headline`` in Title Case (most of its words
-    capitalised) shows none."""
-    found: set[str] = set()
-    capitals = total = 0
+def _marked(text: str, *, headline: bool) -> list[str]:
+    """The content words of ``text`` as :func:`words` makes them, each name
+    (a word written with a capital inside a sentence: "Blizzard", "Druid")
+    with a capital first letter.  A ``headline`` in Title Case (most of its
+    words capitalised) shows no names."""
+    out: list[str] = []
+    capitals = 0
     for sentence in _SENTENCE.split(unicodedata.normalize("NFKC", text)):
-        for position, match in enumerate(_WORD.finditer(sentence)):
-            word = match.group()
-            if word.casefold() in STOP_WORDS or not word[0].isalpha():
+        first = True
+        for word in _WORD.findall(sentence):
+            folded = word.casefold()
+            if folded in STOP_WORDS or not word[0].isalpha():
+                if folded not in STOP_WORDS:
+                    out.append(stem(folded))  # a number: kept, never a name
+                first = False
                 continue
-            total += 1
+            stemmed = stem(folded)
             if word[0].isupper():
                 capitals += 1
-                if position:
-                    found.add(stem(word.casefold()))
-    if headline and total >= 3 and capitals > 0.75 * total:
-        return set()
-    return found
+                if not first:
+                    stemmed = stemmed.capitalize()
+            first = False
+            out.append(stemmed)
+    if headline and len(out) >= 3 and capitals > 0.75 * len(out):
+        return [w.lower() for w in out]
+    return out
+
+
+def gist(title: str, summary: str) -> str:
+    """What the state keeps of an article for clustering, made once when it
+    is summarised: its title's content words, then ``|``, then the first
+    distinct content words of its excerpt; names with a capital first letter."""
+    kept: dict[str, None] = {}
+    for word in _marked(summary, headline=False):
+        kept[word] = None
+        if len(kept) >= GIST_WORDS:
+            break
+    return " ".join(dict.fromkeys(_marked(title, headline=True))) + "|" + " ".join(kept)
 
 
 def url_hash(url: str) -> int:

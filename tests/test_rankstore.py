@@ -21,6 +21,7 @@ from aggregator.ranking import index as rankstore
 from aggregator.ranking.index import RankIndex
 from aggregator.ranking.rows import Copy, Rows, Rules, copy_of
 from aggregator.ranking.rules import Ranking
+from aggregator.tokens import gist as make_gist
 from aggregator.tokens import url_hash
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
@@ -36,7 +37,7 @@ summaries = st.builds(
         id=f"https://example.{'org' if n % 2 else 'net'}/{n}", origin=origin,
         published=NOW.timestamp() + days * DAY, updated=NOW.timestamp() + days * DAY, title=title,
         digest=digest, topics=topics, quality=quality, heat=heat, is_published=published, removed=removed,
-        kind=kind, provider=provider, domain="example.org" if n % 2 else "example.net", gist=gist,
+        kind=kind, provider=provider, domain="example.org" if n % 2 else "example.net", gist=make_gist(title, gist),
         links=(url_hash(f"https://example.org/{n + 1}"),) if n % 3 == 0 else ()),
     st.integers(0, 12),  # few URLs: duplicates are common
     st.just(""),

@@ -23,6 +23,7 @@ from support import Project, article
 from aggregator.model import Summary
 from aggregator.ranking import stories
 from aggregator.sources.local.articles import parse_article
+from aggregator.tokens import gist
 from aggregator.urls import canonical_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -280,11 +281,11 @@ def _articles(draw: st.DrawFn, count: int = 12) -> list[Summary]:
     found = []
     for n in range(draw(st.integers(0, count))):
         title = " ".join(draw(st.lists(st.sampled_from(_VOCABULARY), min_size=1, max_size=5)))
-        gist = " ".join(draw(st.lists(st.sampled_from([*_VOCABULARY, "Acme", "Zeta"]), max_size=6)))
+        excerpt = "They said " + " ".join(draw(st.lists(st.sampled_from([*_VOCABULARY, "Acme", "Zeta"]), max_size=6)))
         hours = draw(st.integers(0, 150))
         found.append(Summary(id=f"https://example.org/{n}", origin="", published=hours * 3600.0,
                              updated=hours * 3600.0, title=title, digest="", topics=draw(st.sampled_from(_TOPICS)),
-                             provider=draw(st.sampled_from(["A", "B", "C"])), gist=gist))
+                             provider=draw(st.sampled_from(["A", "B", "C"])), gist=gist(title, excerpt)))
     return found
 
 
@@ -312,7 +313,7 @@ def test_a_permutation_of_the_inputs_changes_nothing(items: list[Summary], rng: 
 @given(_articles(), st.integers(0, 150))
 def test_an_unrelated_article_changes_no_other_cluster(items: list[Summary], hours: int) -> None:
     unrelated = Summary(id="https://example.org/other", origin="", published=hours * 3600.0, updated=0.0,
-                        title="Zorblat quintessence", digest="", gist="wibble")
+                        title="Zorblat quintessence", digest="", gist=gist("Zorblat quintessence", "Wibble."))
     assert _clusters([*items, unrelated]) == _clusters(items)
 
 
@@ -340,3 +341,12 @@ def _connected(ids: frozenset[str], sketches: dict[str, stories.Sketch]) -> bool
                 seen.add(there)
                 queue.append(there)
     return seen == ids
+
+
+@settings(max_examples=200, deadline=None)
+@given(_articles(count=6))
+def test_the_fast_verdict_is_the_explained_one(items: list[Summary]) -> None:
+    """``linked`` (every candidate pair) and ``why`` (what explain prints) decide alike."""
+    sketches = [stories.sketch(i) for i in items]
+    for a, b in itertools.combinations(sketches, 2):
+        assert stories.linked(a, b, SETTINGS) == stories.why(a, b, SETTINGS)[0]

@@ -32,15 +32,17 @@ and filtered articles are not live, so they never anchor or join a cluster.
 
 from __future__ import annotations
 
+import itertools
 import re
 import zlib
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from aggregator.model import Summary
-from aggregator.tokens import names, url_hash, words
+from aggregator.tokens import url_hash, words
 
-KEYS_PER_SET = 3  # smallest hashes of the title words and of the text words used as keys
+KEYS_PER_SET = 2  # smallest hashes of the text words used as keys (a bottom-k MinHash sketch)
+_PAIRED = 8  # title words whose pairs are keys
 RELATED_BONUS = 0.1
 MIN_SHARED = 2  # words two titles (or two texts) must share to be alike at all
 _DIGIT = re.compile(r"\d")
@@ -62,18 +64,45 @@ class Sketch(NamedTuple):
 
 
 def sketch(item: Summary) -> Sketch:
-    topical: set[str] = set()
-    for name in item.topics:
-        topical.update(words(name))
-    title_words = words(item.title)
-    written = item.gist.split()
-    title = frozenset(title_words)
-    text = title | {w.lower() for w in written}
-    numbers = tuple(w for w in title_words if _DIGIT.search(w))
-    named = (names(item.title, headline=True) | {w.lower() for w in written if w[0].isupper()}) & title
-    keys = _bottom(title - topical) | _bottom(text - topical)
-    return Sketch(item.id, item.published, title, text, frozenset(topical), numbers, frozenset(named),
+    """What clustering compares of ``item``: built from its ``gist``
+    (:func:`aggregator.tokens.gist`, made when it was summarised), cheap to
+    build again, so nothing of it is stored."""
+    head, _bar, tail = item.gist.partition("|")
+    written_title, written = head.split(), tail.split()
+    title = frozenset(w.lower() for w in written_title)
+    text = title.union(w.lower() for w in written)
+    topical = _topical(item.topics)
+    numbers = tuple(w for w in written_title if _DIGIT.search(w))
+    named = {w.lower() for w in written_title if w[0].isupper()}
+    named.update(w.lower() for w in written if w[0].isupper())
+    plain = title - topical
+    keys = {_hash(f"{a} {b}") for a, b in itertools.combinations(sorted(plain)[:_PAIRED], 2)}
+    keys.update(sorted(_hash(w) for w in text - topical)[:KEYS_PER_SET])
+    return Sketch(item.id, item.published, title, text, topical, numbers, frozenset(named & title),
                   frozenset(keys), frozenset(item.links), url_hash(item.id), item.domain or item.provider or "")
+
+
+_TOPICAL: dict[tuple[str, ...], frozenset[str]] = {}
+_HASHES: dict[str, int] = {}
+
+
+def _topical(topics: tuple[str, ...]) -> frozenset[str]:
+    found = _TOPICAL.get(topics)
+    if found is None:
+        found = frozenset(w for name in topics for w in words(name))
+        if len(_TOPICAL) < 1 << 16:
+            _TOPICAL[topics] = found
+    return found
+
+
+def _hash(token: str) -> int:
+    """A stable hash (the same in every process: keys must not depend on ``PYTHONHASHSEED``)."""
+    found = _HASHES.get(token)
+    if found is None:
+        found = zlib.crc32(token.encode("utf-8", "surrogatepass"))
+        if len(_HASHES) < 1 << 18:
+            _HASHES[token] = found
+    return found
 
 
 class _Pair(NamedTuple):
@@ -96,11 +125,6 @@ def _pair(a: Sketch, b: Sketch) -> _Pair:
     return _Pair(a.title - common, b.title - common, a.text - common, b.text - common, a.names - common,
                  b.names - common, tuple(n for n in a.numbers if n not in common),
                  tuple(n for n in b.numbers if n not in common))
-
-
-def _bottom(tokens: Iterable[str]) -> set[int]:
-    hashes = sorted({zlib.crc32(t.encode("utf-8", "surrogatepass")) for t in tokens})
-    return set(hashes[:KEYS_PER_SET])
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -175,6 +199,14 @@ def why(a: Sketch, b: Sketch, settings: Settings) -> tuple[bool, str]:
         return False, f"published {gap / 3600:.0f} h apart (window {settings.window / 3600:.0f} h)"
     if not (a.keys & b.keys):
         return False, "no shared key words"
+    bar = settings.threshold
+    supported = a.own in b.related or b.own in a.related
+    if supported:
+        bar -= RELATED_BONUS
+    # Leaving the shared topics' words out only lowers a Jaccard similarity:
+    # most candidates fail here, before the pair is built.
+    if max(_jaccard(a.title, b.title), _jaccard(a.text, b.text)) < bar:
+        return False, f"similarity {similarity(a, b):.2f} < {bar:.2f}"
     p = _pair(a, b)
     if not (_within(p.numbers_a, p.numbers_b) or _within(p.numbers_b, p.numbers_a)):
         return False, f"different numbers ({' '.join(p.numbers_a)} / {' '.join(p.numbers_b)})"
@@ -185,16 +217,23 @@ def why(a: Sketch, b: Sketch, settings: Settings) -> tuple[bool, str]:
         return False, f"one template, other values ({' '.join(sorted(a.title - b.title))} / " \
                       f"{' '.join(sorted(b.title - a.title))})"
     score = _similarity(p)
-    bar = settings.threshold
-    supported = a.own in b.related or b.own in a.related
-    if supported:
-        bar -= RELATED_BONUS
     verdict = score >= bar
     support = " with a related link" if supported else ""
     return verdict, f"similarity {score:.2f} {'≥' if verdict else '<'} {bar:.2f}{support}"
 
 
 def linked(a: Sketch, b: Sketch, settings: Settings) -> bool:
+    """:func:`why`'s verdict, without its words: the same tests in the same
+    order, the cheap ones first (this runs for every candidate pair)."""
+    if abs(a.published - b.published) > settings.window or a.keys.isdisjoint(b.keys):
+        return False
+    bar = settings.threshold - RELATED_BONUS if a.own in b.related or b.own in a.related else settings.threshold
+    title_a, title_b, text_a, text_b = a.title, b.title, a.text, b.text
+    shared = len(title_a & title_b)
+    if shared < MIN_SHARED or shared / (len(title_a) + len(title_b) - shared) < bar:
+        shared = len(text_a & text_b)
+        if shared < MIN_SHARED or shared / (len(text_a) + len(text_b) - shared) < bar:
+            return False
     return why(a, b, settings)[0]
 
 
