@@ -7,7 +7,7 @@ import re
 import unicodedata
 import zlib
 
-GIST_WORDS = 40  # excerpt words kept per article (the state holds them: 1 KB/article budget)
+GIST_WORDS = 24  # excerpt words kept per article (the state holds them: 1 KB/article budget)
 _WORD = re.compile(r"\w+")
 _SENTENCE = re.compile(r"(?<=[.!?:;])\s+|\s+[-–—|]\s+")  # where a capital starts a sentence again
 
@@ -95,14 +95,18 @@ def _marked(text: str, *, headline: bool) -> list[str]:
 
 def gist(title: str, summary: str) -> str:
     """What the state keeps of an article for clustering, made once when it
-    is summarised: its title's content words, then ``|``, then the first
-    distinct content words of its excerpt; names with a capital first letter."""
+    is summarised: its title's content words, its excerpt's first distinct
+    content words, and the names among them, each list space-separated,
+    lowercase, the three joined by ``|``."""
+    head = _marked(title, headline=True)
     kept: dict[str, None] = {}
     for word in _marked(summary, headline=False):
         kept[word] = None
         if len(kept) >= GIST_WORDS:
             break
-    return " ".join(dict.fromkeys(_marked(title, headline=True))) + "|" + " ".join(kept)
+    named = dict.fromkeys(w.lower() for w in (*head, *kept) if w[0].isupper())
+    return "|".join((" ".join(dict.fromkeys(w.lower() for w in head)), " ".join(w.lower() for w in kept),
+                     " ".join(named)))
 
 
 def url_hash(url: str) -> int:

@@ -145,8 +145,12 @@ def eligible_by_topic(folder: Path) -> dict[str, set[str]]:
 
 
 def feed_urls(path: Path) -> set[str]:
+    """The URLs a feed publishes: its items', and those its story items list
+    as their other coverage (``_aggregator.cluster.members``)."""
     items = json.loads(path.read_bytes())["items"]
-    return {url_key(item[k]) for item in items for k in ("url", "external_url", "id") if k in item}
+    found = {url_key(item[k]) for item in items for k in ("url", "external_url", "id") if k in item}
+    return found | {url_key(m["url"]) for item in items
+                    for m in item.get("_aggregator", {}).get("cluster", {}).get("members", ())}
 
 
 # -- the checker itself rejects what it should ----------------------------------------------------------------

@@ -34,15 +34,17 @@ from __future__ import annotations
 
 import itertools
 import re
+import sys
 import zlib
-from collections.abc import Iterable, Iterator
+from bisect import bisect_left
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from aggregator.model import Summary
 from aggregator.tokens import url_hash, words
 
-KEYS_PER_SET = 2  # smallest hashes of the text words used as keys (a bottom-k MinHash sketch)
-_PAIRED = 8  # title words whose pairs are keys
+KEYS_PER_SET = 3  # smallest hashes of the text words whose pairs are keys (a bottom-k MinHash sketch)
+_PAIRED = 6  # title words whose pairs are keys
 RELATED_BONUS = 0.1
 MIN_SHARED = 2  # words two titles (or two texts) must share to be alike at all
 _DIGIT = re.compile(r"\d")
@@ -67,18 +69,24 @@ def sketch(item: Summary) -> Sketch:
     """What clustering compares of ``item``: built from its ``gist``
     (:func:`aggregator.tokens.gist`, made when it was summarised), cheap to
     build again, so nothing of it is stored."""
-    head, _bar, tail = item.gist.partition("|")
-    written_title, written = head.split(), tail.split()
-    title = frozenset(w.lower() for w in written_title)
-    text = title.union(w.lower() for w in written)
+    head, _bar, rest = item.gist.partition("|")
+    tail, _bar, names = rest.partition("|")
+    # Interned: 100,000 sketches share one object per word (memory), and
+    # set operations compare them by identity first.
+    written_title = list(map(sys.intern, head.split()))
+    title = frozenset(written_title)
+    text = title.union(map(sys.intern, tail.split()))
     topical = _topical(item.topics)
     numbers = tuple(w for w in written_title if _DIGIT.search(w))
-    named = {w.lower() for w in written_title if w[0].isupper()}
-    named.update(w.lower() for w in written if w[0].isupper())
-    plain = title - topical
-    keys = {_hash(f"{a} {b}") for a, b in itertools.combinations(sorted(plain)[:_PAIRED], 2)}
-    keys.update(sorted(_hash(w) for w in text - topical)[:KEYS_PER_SET])
-    return Sketch(item.id, item.published, title, text, topical, numbers, frozenset(named & title),
+    named = title.intersection(names.split())
+    # Keys: each pair of title words (two titles of one story share two
+    # words at least: MIN_SHARED), and each pair of the text's smallest word
+    # hashes (near-identical excerpts share two of their three smallest).
+    paired = sorted(_hash(w) for w in title - topical)[:_PAIRED]
+    keys = {high << 32 | low for low, high in itertools.combinations(paired, 2)}
+    bottom = sorted(_hash(w) for w in text - topical)[:KEYS_PER_SET]
+    keys.update(high << 32 | low for low, high in itertools.combinations(bottom, 2))
+    return Sketch(item.id, item.published, title, text, topical, numbers, named,
                   frozenset(keys), frozenset(item.links), url_hash(item.id), item.domain or item.provider or "")
 
 
@@ -223,61 +231,80 @@ def why(a: Sketch, b: Sketch, settings: Settings) -> tuple[bool, str]:
 
 
 def linked(a: Sketch, b: Sketch, settings: Settings) -> bool:
-    """:func:`why`'s verdict, without its words: the same tests in the same
-    order, the cheap ones first (this runs for every candidate pair)."""
+    """:func:`why`'s verdict, without its words: the same tests, the cheap
+    ones first and the pair's sets built only when the shared topics require
+    it (this runs for every candidate pair of a cold build)."""
     if abs(a.published - b.published) > settings.window or a.keys.isdisjoint(b.keys):
         return False
     bar = settings.threshold - RELATED_BONUS if a.own in b.related or b.own in a.related else settings.threshold
     title_a, title_b, text_a, text_b = a.title, b.title, a.text, b.text
     shared = len(title_a & title_b)
-    if shared < MIN_SHARED or shared / (len(title_a) + len(title_b) - shared) < bar:
-        shared = len(text_a & text_b)
-        if shared < MIN_SHARED or shared / (len(text_a) + len(text_b) - shared) < bar:
-            return False
-    return why(a, b, settings)[0]
+    alike = shared / (len(title_a) + len(title_b) - shared) if shared >= MIN_SHARED else 0.0
+    shared = len(text_a & text_b)
+    if shared >= MIN_SHARED:
+        alike = max(alike, shared / (len(text_a) + len(text_b) - shared))
+    if alike < bar:
+        return False
+    if a.topical.isdisjoint(b.topical):
+        numbers_a, numbers_b, names_a, names_b, score = a.numbers, b.numbers, a.names, b.names, alike
+    else:
+        p = _pair(a, b)
+        numbers_a, numbers_b, names_a, names_b = p.numbers_a, p.numbers_b, p.names_a, p.names_b
+        score = _similarity(p)
+    if (numbers_a or numbers_b) and not (_within(numbers_a, numbers_b) or _within(numbers_b, numbers_a)):
+        return False
+    if not names_a.issubset(text_b) or not names_b.issubset(text_a):
+        return False
+    return score >= bar and not (a.provider == b.provider and templated(a, b))
 
 
 def components(sketches: Iterable[Sketch], settings: Settings) -> dict[str, str]:
     """Cluster id per article, for every article in a cluster of two or
     more (an article absent from the result is a story of its own): the
-    connected components of the links, each named by its earliest member."""
-    items = list(sketches)
-    parent = {s.id: s.id for s in items}
+    connected components of the links, each named by its earliest member.
 
-    def find(x: str) -> str:
+    Candidates are the pairs that share a key and lie within the window,
+    each tried once and only while the two are still apart: in a big story
+    most pairs are joined already by the time they come up."""
+    items = sorted(sketches, key=lambda s: (s.published, s.id))
+    parent = list(range(len(items)))
+
+    def find(x: int) -> int:
         while parent[x] != x:
             parent[x] = parent[parent[x]]
             x = parent[x]
         return x
 
-    for a, b in _pairs(items, settings):
-        if find(a.id) != find(b.id) and linked(a, b, settings):
-            parent[find(a.id)] = find(b.id)
-    groups: dict[str, list[Sketch]] = {}
-    for s in items:
-        groups.setdefault(find(s.id), []).append(s)
+    # Per key, the articles seen so far that have it (indices and times, in
+    # time order): each article is compared with the earlier ones of its
+    # keys' buckets within the window, each of them once.
+    buckets: dict[int, tuple[list[float], list[int]]] = {}
+    window = settings.window
+    for index, b in enumerate(items):
+        earliest = b.published - window
+        candidates: set[int] = set()
+        for key in b.keys:
+            bucket = buckets.get(key)
+            if bucket is None:
+                buckets[key] = ([b.published], [index])
+                continue
+            times, indices = bucket
+            candidates.update(indices[bisect_left(times, earliest):])
+            times.append(b.published)
+            indices.append(index)
+        if candidates:
+            root_b = find(index)
+            for other in candidates:  # any order: components do not depend on it
+                root_a = find(other)
+                if root_a != root_b and linked(items[other], b, settings):
+                    parent[root_a] = root_b
+    groups: dict[int, list[Sketch]] = {}
+    for index, s in enumerate(items):
+        groups.setdefault(find(index), []).append(s)
     out: dict[str, str] = {}
     for members in groups.values():
         if len(members) > 1:
-            anchor = min(members, key=lambda s: (s.published, s.id)).id
+            anchor = members[0].id  # the earliest: items are in (published, id) order
             for s in members:
                 out[s.id] = anchor
     return out
-
-
-def _pairs(sketches: list[Sketch], settings: Settings) -> Iterator[tuple[Sketch, Sketch]]:
-    """The pairs that share a key and lie within the window."""
-    buckets: dict[int, list[Sketch]] = {}
-    for s in sketches:
-        for key in s.keys:
-            buckets.setdefault(key, []).append(s)
-    window = settings.window
-    for bucket in buckets.values():
-        if len(bucket) < 2:
-            continue
-        bucket.sort(key=lambda s: (s.published, s.id))
-        for i, a in enumerate(bucket):
-            for b in bucket[i + 1:]:
-                if b.published - a.published > window:
-                    break
-                yield a, b
