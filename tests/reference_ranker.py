@@ -29,6 +29,7 @@ from aggregator.ranking.rules import (
     copy_choice,
     day_window,
     effective_quality,
+    member_of,
     month_of,
     rank_key_with,
     wanted,
@@ -197,7 +198,8 @@ class Ranker:
                 taken.add(story)
                 members = self.members[story]
                 others = sorted((m for m in members if m.id != article_id), key=lambda m: (-m.published, m.id))
-                told = Story(story, min(m.published for m in members), len(members), tuple(others[:MAX_MEMBERS]))
+                told = Story(story, min(m.published for m in members), len(members),
+                             tuple(member_of(m) for m in others[:MAX_MEMBERS]))
             picks.append(Pick(item, self.best[article_id].topics, told))
             if len(picks) >= limit:
                 break

@@ -200,7 +200,7 @@ def as_story(article: Article, story: Story | None) -> Article:
     already have), updated when coverage arrives, the others listed."""
     if story is None:
         return article
-    coverage = tuple(Related(m.title, m.link or m.id, datetime.fromtimestamp(m.published, UTC), m.provider)
+    coverage = tuple(Related(m.title, m.link, datetime.fromtimestamp(m.published, UTC), m.provider)
                      for m in story.members)
     first = article.published if article.id == story.id else datetime.fromtimestamp(story.first, UTC)
     updated = max(article.updated or article.published, article.published, *(r.published for r in coverage[:1]

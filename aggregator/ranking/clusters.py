@@ -21,7 +21,7 @@ from contextlib import contextmanager
 
 from aggregator.model import Summary
 from aggregator.ranking.rows import as_bytes, as_text
-from aggregator.ranking.rules import MAX_MEMBERS, Story
+from aggregator.ranking.rules import MAX_MEMBERS, Member, Story, member_of
 from aggregator.ranking.stories import Settings, Sketch, components, linked, similarity, sketch, why
 from aggregator.state import codec
 
@@ -56,10 +56,12 @@ class Clusters:
     def __init__(self, conn: sqlite3.Connection, settings: Settings | None):
         self.conn = conn
         self.settings = settings  # None: clustering is off
+        self._members: dict[bytes, list[Member]] = {}  # per cluster, newest first (story)
 
     def rebuild(self) -> None:
         """Cluster every live URL again."""
         self.conn.execute("DELETE FROM clusters")
+        self._members = {}
         if self.settings is None:
             return
         with paused_gc():
@@ -72,6 +74,7 @@ class Clusters:
     def update(self, changed: Iterable[bytes]) -> set[bytes]:
         """Re-cluster around the URLs ``changed``; returns every URL whose
         cluster (or whose cluster's members) may differ now."""
+        self._members = {}
         seeds = set(changed)
         if not seeds or self.settings is None:
             return set()
@@ -120,15 +123,20 @@ class Clusters:
         return None if row is None else bytes(row[0])
 
     def story(self, cluster: bytes, shown: str) -> Story | None:
-        """The story ``cluster`` as published by its member ``shown``."""
-        key = as_text(cluster)
-        members = [_winner(state) for (state,) in self.conn.execute(
-            "SELECT u.state FROM clusters c JOIN urls u ON u.id = c.id WHERE c.cluster=? AND u.live = 1", (cluster,))]
+        """The story ``cluster`` as published by its member ``shown``.  Its
+        members are read once per run (feeds share stories): call it after
+        the run's :meth:`rebuild` or :meth:`update`."""
+        members = self._members.get(cluster)
+        if members is None:
+            found = [member_of(_winner(state)) for (state,) in self.conn.execute(
+                "SELECT u.state FROM clusters c JOIN urls u ON u.id = c.id WHERE c.cluster=? AND u.live = 1",
+                (cluster,))]
+            members = self._members[cluster] = sorted(found, key=lambda m: (-m.published, m.id))
         if len(members) < 2:
             return None
-        first = min(m.published for m in members)  # the id's: the earliest member is the cluster's id
-        others = sorted((m for m in members if m.id != shown), key=lambda m: (-m.published, m.id))
-        return Story(key, first, len(members), tuple(others[:MAX_MEMBERS]))
+        first = members[-1].published  # the earliest member's, whose id the cluster's is
+        others = tuple(m for m in members if m.id != shown)[:MAX_MEMBERS]
+        return Story(as_text(cluster), first, len(members), others)
 
     def explain(self, ident: bytes) -> list[str]:
         """Why the live URL ``ident`` is in its story, and the nearest

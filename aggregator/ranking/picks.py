@@ -16,7 +16,7 @@ from typing import Any
 
 from aggregator.model import Summary
 from aggregator.ranking.clusters import Clusters
-from aggregator.ranking.rules import Pick, Story, month_of
+from aggregator.ranking.rules import Member, Pick, Story, month_of
 from aggregator.state import codec
 
 
@@ -97,7 +97,7 @@ def stored(picks: Iterable[Pick]) -> list[Any]:
 def from_stored(rows: Iterable[Any]) -> Iterator[Pick]:
     for item, topic_keys, story in rows:
         yield Pick(codec.summary_of(item), tuple(topic_keys), None if story is None else Story(
-            story[0], story[1], story[2], tuple(codec.summary_of(m) for m in story[3])))
+            story[0], story[1], story[2], tuple(Member._make(m) for m in story[3])))
 
 
 def join_clusters(table: str, where: str) -> str:

@@ -39,6 +39,23 @@ def copy_choice(item: Summary, quality: float) -> tuple[float, float, str, str]:
     return (-quality, -item.published, item.origin, item.title)
 
 
+class Member(NamedTuple):
+    """What an item shows of another member of its story ("Also covered by",
+    ``_aggregator.cluster.members``), and its digest (the feed's digest
+    changes when it does).  Small: stored results carry many of them."""
+
+    id: str
+    link: str  # the published link
+    title: str
+    provider: str | None
+    published: float  # POSIX seconds
+    digest: str
+
+
+def member_of(item: Summary) -> Member:
+    return Member(item.id, item.link or item.id, item.title, item.provider, item.published, item.digest)
+
+
 class Story(NamedTuple):
     """The cluster a published item stands for (:mod:`aggregator.ranking.stories`):
     its fixed id (the earliest member's id) and date (that member's), how
@@ -47,7 +64,7 @@ class Story(NamedTuple):
     id: str
     first: float  # the earliest member's publication time (POSIX seconds)
     size: int
-    members: tuple[Summary, ...]  # the other members, newest first, at most MAX_MEMBERS
+    members: tuple[Member, ...]  # the other members, newest first, at most MAX_MEMBERS
 
 
 MAX_COVERAGE = 8  # listed in an item's HTML ("Also covered by")
