@@ -27,7 +27,7 @@ from aggregator.tokens import gist
 from aggregator.urls import canonical_url
 
 ROOT = Path(__file__).resolve().parent.parent
-REALDATA = ROOT.parent / "shared" / "realdata"
+REALDATA = Path("/work/shared/realdata")  # as the other realdata tests find it
 NOW = "2026-11-10T12:00:00Z"
 MANY = "feeds: {max_items: 10000}\n"  # every story's item in the combined feed, so all of them can be read back
 
