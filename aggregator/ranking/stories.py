@@ -1,25 +1,28 @@
 """Which articles report the same story: pure functions.
 
-Two live articles are *linked* when all of these hold (:func:`link`):
+Two live articles are *linked* (:func:`linked`; :func:`why` says it in
+words) when all of these hold:
 
 - they were published within ``window`` of each other;
-- they share a *key*: one of the few smallest token hashes of either
-  article's title or text (a bottom-k MinHash sketch: two sets share their
-  smallest hash with probability equal to their Jaccard similarity).  Keys
-  depend on the article alone, so a cold build (buckets of keys) and an
-  incremental run (the articles published near a changed one) find the same
-  pairs;
+- they share a *key*: a pair of title words (two titles of one story share
+  two words at least), or a pair of the three smallest hashes of their
+  title-and-excerpt words (a bottom-k MinHash: near-identical excerpts share
+  them).  Keys depend on the article alone, so a cold build (buckets of
+  keys) and an incremental run (the articles published near a changed one)
+  find the same pairs;
+- their similarity reaches ``threshold``: the larger Jaccard similarity of
+  their title words and of their title-and-excerpt words, with the words of
+  the topics both have left out ("Diablo 4" tells no story apart) and at
+  least :data:`MIN_SHARED` words in common; a ``related`` link from one to
+  the other lowers the bar by :data:`RELATED_BONUS` (supporting evidence
+  only: in real data ``related`` often lists what merely trends);
 - the numbers in their titles do not conflict ("Smartable (2021-03-24)" and
   "(2021-03-31)", "Issue 12" and "Issue 13", "April 2023" and "April 2024");
-- their titles are not one template with another value in its slot ("The
-  best Rogue build" and "The best Druid build", "Power Apps Smartable" and
-  "Diablo 4 Smartable"): a title that differs from the other only by a few
-  words, none of which the other article's text mentions;
-- their similarity (the larger Jaccard similarity of their title words and
-  of their title-and-excerpt words, with the words of their own topics and
-  stop words left out) reaches ``threshold``; a ``related`` link from one to
-  the other lowers the bar by :data:`RELATED_BONUS` (supporting evidence only:
-  in real data ``related`` often lists what merely trends in the same topic).
+- neither title names someone or something the other article never
+  mentions (:func:`other_subjects`: "Dorrol recalls its phone" and
+  "Bergorle recalls its phone");
+- they are not one publisher's template with another value in its slot
+  (:func:`templated`: "Support for X is ending on DATE").
 
 A story's cluster is a connected component of that graph, so clustering is
 independent of input order, an unrelated article changes no other cluster,
