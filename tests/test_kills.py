@@ -213,3 +213,31 @@ def test_random_kills_never_leave_a_wrong_output(tmp_path: Path) -> None:
         assert got.keys() == want.keys(), f"round {i}: {sorted(got.keys() ^ want.keys())[:5]}"
         assert [k for k in want if got[k] != want[k]] == [], f"round {i}"
     assert kills >= 10  # most rounds really were killed mid-run
+
+
+def test_a_new_file_renamed_by_a_killed_run_goes_when_the_change_is_undone(tmp_path: Path) -> None:
+    """A run renames a file no earlier run published (a new archive month)
+    and is killed before it commits; the change is undone: the next run
+    removes that file (no record of the state describes it), so the output
+    is exactly a fresh build's."""
+    project = Project(tmp_path)
+    _site(project, 60)
+    _config(project, "Title", "feeds: {archives: true}\n")
+    fresh = Fresh(tmp_path / "fresh")
+    assert project.run("-q").returncode == 0
+    before = _snapshot(project.out)
+    new = project.add("late.md", article("A late one", "https://example.com/late", topics=("Topic 0",),
+                                         date="2024-09-15T10:00:00Z"))
+    month = "archive/topic-0/2024-09.xml"
+    for renames in range(1, 60):  # the kill that leaves the new month's file renamed into place
+        assert _killed_at_rename(project, renames) == -signal.SIGKILL
+        if (project.out / month).exists():
+            break
+    else:
+        pytest.fail("no kill left the new month renamed")
+    new.unlink()
+    result = project.run("-q")
+    assert result.returncode == 0, result.stderr
+    assert not (project.out / month).exists()
+    assert _snapshot(project.out) == fresh.of(project) == before
+    assert not _temps(project.out)

@@ -124,7 +124,7 @@ class _Run:
         interrupted = recover_writes(journal_path(config.state_path), config.output_dir)
         if store.has_cache(fingerprint(options, version)):
             walked = discover(config.article_folders(), config.root)
-            if not self.dry_run and not config.sources and not interrupted:
+            if not self.dry_run and not config.sources and interrupted is None:
                 key = shortcut.inputs_key(repr(config), version, *walked)
                 replayed = _replay(config, store, key, self.now)
                 if replayed is not None:
@@ -141,7 +141,7 @@ class _Run:
 
         context = stages.Context(config, store, self.now, self.executor, options, version, offline=self.offline,
                                  transport=self.transport, resolver=self.resolver, dry_run=self.dry_run,
-                                 progress=self.progress)
+                                 progress=self.progress, stray=tuple(interrupted or ()))
         return stages.run(context, walked, key, started)
 
 

@@ -58,6 +58,7 @@ class Context:
     resolver: Any = None
     dry_run: bool = False
     progress: Progress | None = None
+    stray: tuple[str, ...] = ()  # files a killed run may have renamed into place (recover_writes)
 
 
 @dataclass
@@ -124,7 +125,7 @@ def run(ctx: Context, walked: tuple[list[Found], list[Problem]] | None, key: str
     if not ctx.dry_run:
         mark = time.perf_counter()
         written = write_feeds(ctx.config, ctx.store, feeds, _loaders(ctx.store, remote), ctx.executor,
-                              ctx.progress, failed=bool(report.failed))
+                              ctx.progress, failed=bool(report.failed), stray=ctx.stray)
         report.written.extend(written.written)
         report.unchanged.extend(written.unchanged)
         report.removed.extend(written.removed)

@@ -6,7 +6,7 @@ killed run is recovered from."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,9 +50,11 @@ class Written:
 
 
 def write_feeds(config: Config, store: Store, feeds: list[PlannedFeed], loaders: Loaders, executor: Executor,
-                progress: Progress | None, *, failed: bool) -> Written:
+                progress: Progress | None, *, failed: bool, stray: Sequence[str] = ()) -> Written:
     """``failed``: an input failed this run, so a feed that vanished keeps
-    its files (a failed read or fetch may be why its articles are missing)."""
+    its files (a failed read or fetch may be why its articles are missing).
+    ``stray``: files a killed run renamed into place; those this run does
+    not publish go, like a vanished feed's."""
     out = config.output_dir
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out)
@@ -73,6 +75,7 @@ def write_feeds(config: Config, store: Store, feeds: list[PlannedFeed], loaders:
         gone = [path for entry in previous.values() for path in entry["files"].values() if path not in keep]
         listed = {listing.path for listing in listings}
         gone += [path for path in writer.records if is_listing(path) and path not in listed]
+        gone += [path for path in stray if path not in keep and path not in listed]
         for relative in sorted(set(gone)):
             store.forget_output(relative)
             if remove_file(out, relative):

@@ -14,6 +14,7 @@ import contextlib
 import os
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from stat import S_ISREG
 from typing import Any
@@ -51,6 +52,7 @@ class StagedWrites:
     def __init__(self, root: Path, journal: Path | None = None):
         self.root = root
         self._journal = journal  # written before the first temporary file
+        self._journal_path = journal  # and again, with every path, before the first rename
         self._resolved = os.path.realpath(root)
         self._pending: list[tuple[str, Path]] = []  # (temporary, final path)
         self.written: list[str] = []
@@ -100,6 +102,11 @@ class StagedWrites:
         if _SYNCFS is not None and not _sync_file_system(self.root):
             for temp, _path in self._pending:  # syncfs failed: one fsync each
                 _fsync_path(Path(temp))
+        if self._journal_path is not None:
+            # A run killed among the renames leaves files no record describes
+            # (new ones, whose feed the next run may no longer have): the
+            # journal names them, so the next run can remove them.
+            begin_writes(self._journal_path, self.root, self.written)
         try:
             for temp, path in self._pending:
                 os.replace(temp, path)
@@ -238,12 +245,15 @@ def journal_path(state_path: Path) -> Path:
     return state_path.with_name(state_path.name + ".writing")
 
 
-def begin_writes(journal: Path, out: Path) -> None:
+def begin_writes(journal: Path, out: Path, renaming: Sequence[str] = ()) -> None:
     """Record durably, before a run's first temporary file, that ``out`` is
-    being changed: a run killed from here on leaves temporaries (and maybe
-    renamed files the state file does not describe) that the next run must
-    deal with before it may trust anything it recorded."""
-    atomic_write(journal, (os.fsdecode(out) + "\n").encode("utf-8", "surrogateescape"))
+    being changed, and before its first rename which files (relative to
+    ``out``) it renames into place: a run killed from here on leaves
+    temporaries and maybe renamed files the state file does not describe,
+    which the next run must deal with before it may trust anything it
+    recorded."""
+    text = "\n".join([os.fsdecode(out), *renaming]) + "\n"
+    atomic_write(journal, text.encode("utf-8", "surrogateescape"))
 
 
 def end_writes(journal: Path) -> None:
@@ -252,20 +262,25 @@ def end_writes(journal: Path) -> None:
         journal.unlink()
 
 
-def recover_writes(journal: Path, out: Path) -> bool:
+def recover_writes(journal: Path, out: Path) -> list[str] | None:
     """After a run that was killed while writing (``journal`` exists), remove
-    its temporary files from the folder it wrote to and from ``out``; True
-    when there was such a run.  Its renamed files need no undoing: every
-    output file's recorded stat is checked before it is trusted."""
+    its temporary files from the folder it wrote to and from ``out``, and
+    return the files it may have renamed into place (relative to its output
+    folder; empty when it was killed before its renames); ``None`` when
+    there was no such run.  A renamed file that existed before needs no
+    undoing (every output file's recorded stat is checked before it is
+    trusted); a new one may belong to no feed of the next run, which
+    removes it then."""
     try:
-        named = journal.read_bytes().decode("utf-8", "surrogateescape").strip()
+        lines = journal.read_bytes().decode("utf-8", "surrogateescape").splitlines()
     except FileNotFoundError:
-        return False
+        return None
     except OSError:
-        named = ""
+        lines = []
+    named = lines[0].strip() if lines else ""
     for folder in {Path(named), out} if named else {out}:
         remove_stale_temps(folder)
-    return True
+    return [line for line in lines[1:] if line] if named and Path(named) == out else []
 
 
 def remove_stale_temps(root: Path) -> int:
