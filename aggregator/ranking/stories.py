@@ -19,7 +19,7 @@ words) when all of these hold:
 - the numbers in their titles do not conflict ("Smartable (2021-03-24)" and
   "(2021-03-31)", "Issue 12" and "Issue 13", "April 2023" and "April 2024");
 - neither title names someone or something the other article never
-  mentions (:func:`other_subjects`: "Dorrol recalls its phone" and
+  mentions ("Dorrol recalls its phone" and
   "Bergorle recalls its phone");
 - they are not one publisher's template with another value in its slot
   (:func:`templated`: "Support for X is ending on DATE").
@@ -133,6 +133,8 @@ class _Pair(NamedTuple):
 
 def _pair(a: Sketch, b: Sketch) -> _Pair:
     common = a.topical & b.topical
+    if not common:
+        return _Pair(a.title, b.title, a.text, b.text, a.names, b.names, a.numbers, b.numbers)
     return _Pair(a.title - common, b.title - common, a.text - common, b.text - common, a.names - common,
                  b.names - common, tuple(n for n in a.numbers if n not in common),
                  tuple(n for n in b.numbers if n not in common))
@@ -169,7 +171,7 @@ def templated(a: Sketch, b: Sketch) -> bool:
     "The best Druid build"; "Power Apps Smartable", "Diablo 4 Smartable"):
     the titles differ by one or two words in a slot, words the other article
     never mentions.  Across publishers the same shape is usually one story
-    reworded ("spotted" / "added"): names tell those apart (:func:`other_subjects`)."""
+    reworded ("spotted" / "added"): names tell those apart (:func:`_apart`)."""
     if a.provider != b.provider:
         return False
     only_a, only_b = a.title - b.title, b.title - a.title
@@ -178,22 +180,27 @@ def templated(a: Sketch, b: Sketch) -> bool:
     return not (only_a & b.text) and not (only_b & a.text)
 
 
-def other_subjects(a: Sketch, b: Sketch) -> bool:
-    """One title names someone or something the other article never
-    mentions: "Dorrol recalls its phone" and "Bergorle recalls its phone",
-    "The best Rogue build" and "The best class to play solo".  Strict on
-    purpose: a story's coverage names its subject; a title naming another
-    one is what chains one story into the next."""
-    p = _pair(a, b)
-    return bool(p.names_a - b.text) or bool(p.names_b - a.text)
+def _apart(a: Sketch, b: Sketch, p: _Pair) -> str | None:
+    """Which guard keeps two alike articles apart, or ``None``:
 
-
-def conflicting_numbers(a: Sketch, b: Sketch) -> bool:
-    """The titles' numbers differ, and neither title's are a part of the
-    other's: dates ("2021-03-24", "2021-03-31"), issue numbers, years.  (One
-    title may leave a number out: "Over 40 minutes of footage leaked".)"""
-    p = _pair(a, b)
-    return not (_within(p.numbers_a, p.numbers_b) or _within(p.numbers_b, p.numbers_a))
+    - ``"numbers"``: the titles' numbers differ and neither title's are a
+      part of the other's: dates ("2021-03-24", "2021-03-31"), issue numbers,
+      years (one title may leave a number out: "Over 40 minutes of footage
+      leaked");
+    - ``"names"``: one title names someone or something the other article
+      never mentions ("Dorrol recalls its phone", "Bergorle recalls its
+      phone"; "The best Rogue build", "The best class to play solo").  Strict
+      on purpose: a story's coverage names its subject, and a title naming
+      another one is what chains one story into the next;
+    - ``"template"``: one publisher's template (:func:`templated`).
+    """
+    if (p.numbers_a or p.numbers_b) and not (_within(p.numbers_a, p.numbers_b) or _within(p.numbers_b, p.numbers_a)):
+        return "numbers"
+    if not p.names_a <= b.text or not p.names_b <= a.text:
+        return "names"
+    if templated(a, b):
+        return "template"
+    return None
 
 
 def _within(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
@@ -219,12 +226,13 @@ def why(a: Sketch, b: Sketch, settings: Settings) -> tuple[bool, str]:
     if max(_jaccard(a.title, b.title), _jaccard(a.text, b.text)) < bar:
         return False, f"similarity {similarity(a, b):.2f} < {bar:.2f}"
     p = _pair(a, b)
-    if not (_within(p.numbers_a, p.numbers_b) or _within(p.numbers_b, p.numbers_a)):
+    apart = _apart(a, b, p)
+    if apart == "numbers":
         return False, f"different numbers ({' '.join(p.numbers_a)} / {' '.join(p.numbers_b)})"
-    unknown_a, unknown_b = p.names_a - b.text, p.names_b - a.text
-    if unknown_a or unknown_b:
-        return False, f"names what the other never mentions ({' '.join(sorted(unknown_a | unknown_b))})"
-    if templated(a, b):
+    if apart == "names":
+        unknown = (p.names_a - b.text) | (p.names_b - a.text)
+        return False, f"names what the other never mentions ({' '.join(sorted(unknown))})"
+    if apart == "template":
         return False, f"one template, other values ({' '.join(sorted(a.title - b.title))} / " \
                       f"{' '.join(sorted(b.title - a.title))})"
     score = _similarity(p)
@@ -248,17 +256,10 @@ def linked(a: Sketch, b: Sketch, settings: Settings) -> bool:
         alike = max(alike, shared / (len(text_a) + len(text_b) - shared))
     if alike < bar:
         return False
-    if a.topical.isdisjoint(b.topical):
-        numbers_a, numbers_b, names_a, names_b, score = a.numbers, b.numbers, a.names, b.names, alike
-    else:
-        p = _pair(a, b)
-        numbers_a, numbers_b, names_a, names_b = p.numbers_a, p.numbers_b, p.names_a, p.names_b
-        score = _similarity(p)
-    if (numbers_a or numbers_b) and not (_within(numbers_a, numbers_b) or _within(numbers_b, numbers_a)):
+    p = _pair(a, b)
+    if _apart(a, b, p) is not None:
         return False
-    if not names_a.issubset(text_b) or not names_b.issubset(text_a):
-        return False
-    return score >= bar and not (a.provider == b.provider and templated(a, b))
+    return (alike if p.title_a is title_a else _similarity(p)) >= bar  # no shared topic: the sets as they are
 
 
 def components(sketches: Iterable[Sketch], settings: Settings) -> dict[str, str]:
