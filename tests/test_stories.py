@@ -350,3 +350,19 @@ def test_the_fast_verdict_is_the_explained_one(items: list[Summary]) -> None:
     sketches = [stories.sketch(i) for i in items]
     for a, b in itertools.combinations(sketches, 2):
         assert stories.linked(a, b, SETTINGS) == stories.why(a, b, SETTINGS)[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(_articles())
+def test_the_clusters_are_the_connected_components_of_every_pair_linked(items: list[Summary]) -> None:
+    """The candidates (probes, keys, the window) miss no linked pair: the
+    clusters equal the components of the graph of all pairs ``linked`` decides."""
+    sketches = {i.id: stories.sketch(i) for i in items}
+    groups = {i: {i} for i in sketches}
+    for a, b in itertools.combinations(sorted(sketches), 2):
+        if stories.linked(sketches[a], sketches[b], SETTINGS) and groups[a] is not groups[b]:
+            merged = groups[a] | groups[b]
+            for member in merged:
+                groups[member] = merged
+    expected = {frozenset(g) for g in groups.values() if len(g) > 1}
+    assert _clusters(items) == expected

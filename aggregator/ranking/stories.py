@@ -4,12 +4,16 @@ Two live articles are *linked* (:func:`linked`; :func:`why` says it in
 words) when all of these hold:
 
 - they were published within ``window`` of each other;
-- they share a *key*: a pair of title words (two titles of one story share
-  two words at least), or a pair of the three smallest hashes of their
+- when neither title names anything (see the names rule below), they
+  share a *key*: a pair of title words (two titles of one story share two
+  words at least), or a pair of the three smallest hashes of their
   title-and-excerpt words (a bottom-k MinHash: near-identical excerpts share
-  them).  Keys depend on the article alone, so a cold build (buckets of
-  keys) and an incremental run (the articles published near a changed one)
-  find the same pairs;
+  them).  A title that names something needs no key: the other article must
+  mention that name, which finds the candidates more narrowly than any pair
+  of common words ("flagship phone" is in thousands of titles a week, a
+  company's name in a few).  Keys and names depend on the article alone, so
+  a cold build (buckets) and an incremental run (the articles published near
+  a changed one) find the same pairs;
 - their similarity reaches ``threshold``: the larger Jaccard similarity of
   their title words and of their title-and-excerpt words, with the words of
   the topics both have left out ("Diablo 4" tells no story apart) and at
@@ -62,7 +66,8 @@ class Sketch(NamedTuple):
     topical: frozenset[str]  # the words of its topics
     numbers: tuple[str, ...]  # the title's words with a digit, in order
     names: frozenset[str]  # the title's words that are names (tokens.names)
-    keys: frozenset[int]
+    probe: str  # one of its names that are no topic word ("" when none): what a linked article mentions
+    keys: frozenset[int]  # its keys when it has no probe (empty otherwise)
     related: frozenset[int]  # url_hash of its related links
     own: int  # url_hash of its id
     provider: str  # its provider's domain or name ("" when none)
@@ -82,15 +87,20 @@ def sketch(item: Summary) -> Sketch:
     topical = _topical(item.topics)
     numbers = tuple(w for w in written_title if _DIGIT.search(w))
     named = title.intersection(names.split())
-    # Keys: each pair of title words (two titles of one story share two
-    # words at least: MIN_SHARED), and each pair of the text's smallest word
-    # hashes (near-identical excerpts share two of their three smallest).
-    paired = sorted(_hash(w) for w in title - topical)[:_PAIRED]
-    keys = {high << 32 | low for low, high in itertools.combinations(paired, 2)}
-    bottom = sorted(_hash(w) for w in text - topical)[:KEYS_PER_SET]
-    keys.update(high << 32 | low for low, high in itertools.combinations(bottom, 2))
-    return Sketch(item.id, item.published, title, text, topical, numbers, named,
-                  frozenset(keys), frozenset(item.links), url_hash(item.id), item.domain or item.provider or "")
+    # Every article linked to this one mentions each of its names that no
+    # topic of its own can excuse (:func:`_apart`): the longest of them (the
+    # rarest, as a rule) finds its candidates.
+    probe = max(named - topical, key=lambda w: (len(w), w), default="")
+    keys: frozenset[int] = frozenset()
+    if not probe:
+        # Keys: each pair of title words (two titles of one story share two
+        # words at least: MIN_SHARED), and each pair of the text's smallest
+        # word hashes (near-identical excerpts share two of their three smallest).
+        paired = sorted(_hash(w) for w in title - topical)[:_PAIRED]
+        bottom = sorted(_hash(w) for w in text - topical)[:KEYS_PER_SET]
+        keys = frozenset(high << 32 | low for pool in (paired, bottom) for low, high in itertools.combinations(pool, 2))
+    return Sketch(item.id, item.published, title, text, topical, numbers, named, probe,
+                  keys, frozenset(item.links), url_hash(item.id), item.domain or item.provider or "")
 
 
 _TOPICAL: dict[tuple[str, ...], frozenset[str]] = {}
@@ -215,7 +225,7 @@ def why(a: Sketch, b: Sketch, settings: Settings) -> tuple[bool, str]:
     gap = abs(a.published - b.published)
     if gap > settings.window:
         return False, f"published {gap / 3600:.0f} h apart (window {settings.window / 3600:.0f} h)"
-    if not (a.keys & b.keys):
+    if not (a.probe or b.probe or a.keys & b.keys):
         return False, "no shared key words"
     bar = settings.threshold
     supported = a.own in b.related or b.own in a.related
@@ -245,7 +255,12 @@ def linked(a: Sketch, b: Sketch, settings: Settings) -> bool:
     """:func:`why`'s verdict, without its words: the same tests, the cheap
     ones first and the pair's sets built only when the shared topics require
     it (this runs for every candidate pair of a cold build)."""
-    if abs(a.published - b.published) > settings.window or a.keys.isdisjoint(b.keys):
+    if abs(a.published - b.published) > settings.window:
+        return False
+    if a.probe or b.probe:
+        if (a.probe and a.probe not in b.text) or (b.probe and b.probe not in a.text):
+            return False  # what _apart says later, found cheaply: a name the other never mentions
+    elif a.keys.isdisjoint(b.keys):
         return False
     bar = settings.threshold - RELATED_BONUS if a.own in b.related or b.own in a.related else settings.threshold
     title_a, title_b, text_a, text_b = a.title, b.title, a.text, b.text
@@ -267,10 +282,12 @@ def components(sketches: Iterable[Sketch], settings: Settings) -> dict[str, str]
     more (an article absent from the result is a story of its own): the
     connected components of the links, each named by its earliest member.
 
-    Candidates are the pairs that share a key and lie within the window,
-    each tried once and only while the two are still apart: in a big story
-    most pairs are joined already by the time they come up."""
+    Candidates are the pairs within the window that could be linked: one's
+    probe among the other's words, or (neither has a probe) a shared key.
+    Each is tried once and only while the two are still apart: in a big
+    story most pairs are joined already by the time they come up."""
     items = sorted(sketches, key=lambda s: (s.published, s.id))
+    published = [s.published for s in items]
     parent = list(range(len(items)))
 
     def find(x: int) -> int:
@@ -279,23 +296,42 @@ def components(sketches: Iterable[Sketch], settings: Settings) -> dict[str, str]
             x = parent[x]
         return x
 
-    # Per key, the articles seen so far that have it (indices and times, in
-    # time order): each article is compared with the earlier ones of its
-    # keys' buckets within the window, each of them once.
-    buckets: dict[int, tuple[list[float], list[int]]] = {}
+    # The articles seen so far (indices, so in time order): under each word
+    # of their text that is some article's probe, under their probe, under
+    # each key.  Each article is compared with the earlier ones within the
+    # window that it could be linked to, each of them once.
+    probes = frozenset(s.probe for s in items if s.probe)
+    by_word: dict[str, list[int]] = {}
+    by_probe: dict[str, list[int]] = {}
+    by_key: dict[int, list[int]] = {}
+    moment = published.__getitem__
     window = settings.window
     for index, b in enumerate(items):
         earliest = b.published - window
         candidates: set[int] = set()
-        for key in b.keys:
-            bucket = buckets.get(key)
-            if bucket is None:
-                buckets[key] = ([b.published], [index])
-                continue
-            times, indices = bucket
-            candidates.update(indices[bisect_left(times, earliest):])
-            times.append(b.published)
-            indices.append(index)
+        if b.probe:
+            found = by_word.get(b.probe)
+            if found:
+                candidates.update(found[bisect_left(found, earliest, key=moment):])
+        else:
+            for key in b.keys:
+                found = by_key.get(key)
+                if found is None:
+                    by_key[key] = [index]
+                    continue
+                candidates.update(found[bisect_left(found, earliest, key=moment):])
+                found.append(index)
+        for word in b.text.intersection(probes):  # a few words, not the 20 or so of a text
+            found = by_probe.get(word)
+            if found:
+                candidates.update(found[bisect_left(found, earliest, key=moment):])
+            found = by_word.get(word)
+            if found is None:
+                by_word[word] = [index]
+            else:
+                found.append(index)
+        if b.probe:
+            by_probe.setdefault(b.probe, []).append(index)
         if candidates:
             root_b = find(index)
             for other in candidates:  # any order: components do not depend on it
