@@ -44,7 +44,7 @@ import re
 import sys
 import zlib
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from aggregator.model import Summary
@@ -287,7 +287,6 @@ def components(sketches: Iterable[Sketch], settings: Settings) -> dict[str, str]
     Each is tried once and only while the two are still apart: in a big
     story most pairs are joined already by the time they come up."""
     items = sorted(sketches, key=lambda s: (s.published, s.id))
-    published = [s.published for s in items]
     parent = list(range(len(items)))
 
     def find(x: int) -> int:
@@ -296,16 +295,38 @@ def components(sketches: Iterable[Sketch], settings: Settings) -> dict[str, str]
             x = parent[x]
         return x
 
+    for index, candidates in _candidates(items, settings.window):
+        root_b = find(index)
+        for other in candidates:  # any order: components do not depend on it
+            root_a = find(other)
+            if root_a != root_b and linked(items[other], items[index], settings):
+                parent[root_a] = root_b
+    groups: dict[int, list[Sketch]] = {}
+    for index, s in enumerate(items):
+        groups.setdefault(find(index), []).append(s)
+    out: dict[str, str] = {}
+    for members in groups.values():
+        if len(members) > 1:
+            anchor = members[0].id  # the earliest: items are in (published, id) order
+            for s in members:
+                out[s.id] = anchor
+    return out
+
+
+def _candidates(items: list[Sketch], window: float) -> Iterator[tuple[int, set[int]]]:
+    """Per article of ``items`` (in time order) that has any, the earlier
+    ones within ``window`` that it could be linked to: those whose probe is
+    among its words, those among whose words its probe is, or (neither has
+    a probe) those that share a key with it."""
+    published = [s.published for s in items]
+    moment = published.__getitem__
     # The articles seen so far (indices, so in time order): under each word
     # of their text that is some article's probe, under their probe, under
-    # each key.  Each article is compared with the earlier ones within the
-    # window that it could be linked to, each of them once.
+    # each key.
     probes = frozenset(s.probe for s in items if s.probe)
     by_word: dict[str, list[int]] = {}
     by_probe: dict[str, list[int]] = {}
     by_key: dict[int, list[int]] = {}
-    moment = published.__getitem__
-    window = settings.window
     for index, b in enumerate(items):
         earliest = b.published - window
         candidates: set[int] = set()
@@ -333,18 +354,4 @@ def components(sketches: Iterable[Sketch], settings: Settings) -> dict[str, str]
         if b.probe:
             by_probe.setdefault(b.probe, []).append(index)
         if candidates:
-            root_b = find(index)
-            for other in candidates:  # any order: components do not depend on it
-                root_a = find(other)
-                if root_a != root_b and linked(items[other], b, settings):
-                    parent[root_a] = root_b
-    groups: dict[int, list[Sketch]] = {}
-    for index, s in enumerate(items):
-        groups.setdefault(find(index), []).append(s)
-    out: dict[str, str] = {}
-    for members in groups.values():
-        if len(members) > 1:
-            anchor = members[0].id  # the earliest: items are in (published, id) order
-            for s in members:
-                out[s.id] = anchor
-    return out
+            yield index, candidates
