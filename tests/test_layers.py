@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "aggregator"
 LAYERS = [
     # the base: the one data type, errors, pure text and URL rules
     ("base", ("model", "errors", "version", "text", "tokens", "urls", "topics", "media", "markdown", "yamlguard",
-              "report", "executor")),
+              "report", "executor", "memory")),
     ("config", ("config",)),
     ("state", ("state",)),
     ("ranking", ("ranking",)),

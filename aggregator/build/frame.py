@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from aggregator import memory
 from aggregator.build import shortcut
 from aggregator.build.lock import run_lock
 from aggregator.build.progress import Progress
@@ -56,7 +57,7 @@ def build(config: Config, *, now: datetime | None = None, executor: Executor | N
     """
     now = (now or datetime.now(UTC)).astimezone(UTC)
     run = _Run(config, now, executor or SerialExecutor(), offline, transport, resolver, dry_run, progress, wait)
-    with run_lock(config.state_path, wait):
+    with run_lock(config.state_path, wait), memory.run_scope():
         if rebuild_state:
             discard(config.state_path)
         try:
@@ -123,7 +124,8 @@ class _Run:
         # checks every output file against what the state file recorded.
         interrupted = recover_writes(journal_path(config.state_path), config.output_dir)
         if store.has_cache(fingerprint(options, version)):
-            walked = discover(config.article_folders(), config.root)
+            with memory.bulk():  # the walk lives as long as the run
+                walked = discover(config.article_folders(), config.root)
             if not self.dry_run and not config.sources and interrupted is None:
                 key = shortcut.inputs_key(repr(config), version, *walked)
                 replayed = _replay(config, store, key, self.now)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from aggregator import memory
 from aggregator.build import shortcut
 from aggregator.build.progress import Progress
 from aggregator.build.write import Written, write_feeds
@@ -195,7 +196,8 @@ def rank(ctx: Context, index: RankIndex) -> Ranked:
     """Re-rank what changed; the top items of every feed."""
     index.update()
     future, due = index.future()
-    ranking = index.result(ctx.config.feeds.max_items, archives=ctx.config.feeds.archives)
+    with memory.bulk():  # every feed's picks, kept for the run
+        ranking = index.result(ctx.config.feeds.max_items, archives=ctx.config.feeds.archives)
     return Ranked(ranking, future, due, index.filtered(), index.merged())
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import NamedTuple
 
+from aggregator import memory
 from aggregator.executor import Executor
 from aggregator.model import ParseResult, Problem, Summary, summarize
 from aggregator.ranking.index import RankIndex
@@ -212,7 +213,8 @@ def collect_local(files: Iterable[Found], store: Store, index: RankIndex, execut
     stats = stats if stats is not None else CollectStats()
     fp = fingerprint(options, version)
     complete = not store.has_cache(fp)
-    plan = _plan(files, None if complete else store.cached(fp))
+    with memory.bulk():  # 100,000 stat records, kept for the run
+        plan = _plan(files, None if complete else store.cached(fp))
     derive = index.start_local(complete)
     # Batches taken from ``fresh`` only as the executor asks for them.
     chunks = iter(plan.fresh)
