@@ -25,13 +25,13 @@ from aggregator.ranking.rules import (
     Pick,
     Ranking,
     RankKey,
-    Story,
     copy_choice,
     day_window,
     effective_quality,
     member_of,
     month_of,
     rank_key_with,
+    story_of,
     wanted,
 )
 from aggregator.topics import display_name, topic_key
@@ -198,8 +198,8 @@ class Ranker:
                 taken.add(story)
                 members = self.members[story]
                 others = sorted((m for m in members if m.id != article_id), key=lambda m: (-m.published, m.id))
-                told = Story(story, min(m.published for m in members), len(members),
-                             tuple(member_of(m) for m in others[:MAX_MEMBERS]))
+                told = story_of(story, min(m.published for m in members), len(members),
+                                tuple(member_of(m) for m in others[:MAX_MEMBERS]))
             picks.append(Pick(item, self.best[article_id].topics, told))
             if len(picks) >= limit:
                 break

@@ -93,7 +93,7 @@ def outcome(ranking: Ranking) -> dict[str, Any]:
         return [(p.id, p.origin, p.item.digest, p.topic_keys, story(p.story)) for p in picks]
 
     def story(found: Any) -> Any:
-        return None if found is None else (found.id, found.first, found.size, [m.id for m in found.members])
+        return None if found is None else tuple(found)  # every member as shown, and the digest
 
     return {
         "topics": ranking.topics,
@@ -213,3 +213,46 @@ def test_the_clock_and_the_settings_move_over_the_same_files(
         got = index.run(local, previous, remote, ranking, filter_settings, now, 3)
         check(got, reference(local, remote, ranking, filter_settings, now, 3))
         previous = local
+
+
+def test_what_other_members_show_of_an_article_follows_its_edits() -> None:
+    """A member's new title is what the items of its story in other feeds
+    list under "Also covered by": their topics' kept results must not keep
+    the old one.  An edit those items do not show (the article's digest:
+    its excerpt or body) leaves them alone."""
+
+    def item(n: int, title: str, topic: str, digest: str = "d1") -> Summary:
+        return Summary(id=f"https://example.org/{n}", origin="", published=NOW.timestamp() - n * 3600,
+                       updated=NOW.timestamp() - n * 3600, title=title, digest=digest, topics=(topic,),
+                       quality=50.0, provider=f"Provider {n}", domain="example.org",
+                       gist=make_gist(title, "Acme launches the Zorblax model to customers in europe"))
+
+    index = Index()
+    local = {"/a/a.md": [item(1, "Acme launches the Zorblax model", "AI")],
+             "/a/b.md": [item(2, "Zorblax model launched by Acme", "Biology")]}
+    got = index.run(local, None, [], RankingSettings(), FilterSettings(), NOW, 3)
+    check(got, reference(local, [], RankingSettings(), FilterSettings(), NOW, 3))
+    biology = got[0]["feeds"]["biology"][0][4]
+    assert biology is not None and biology[2] == 2, "the two articles are one story"
+    for edited in (item(1, "Acme launches the Zorblax model", "AI", digest="d2"),
+                   item(1, "Acme launches the Zorblax model today", "AI", digest="d3")):
+        before, local = local, {**local, "/a/a.md": [edited]}
+        got = index.run(local, before, [], RankingSettings(), FilterSettings(), NOW, 3)
+        check(got, reference(local, [], RankingSettings(), FilterSettings(), NOW, 3))
+    assert got[0]["feeds"]["biology"][0][4][3][0].title == "Acme launches the Zorblax model today"
+
+
+def test_story_members_keep_any_text_exactly() -> None:
+    """The members a story lists are read out of the stored state by SQLite:
+    non-ASCII text, quotes and a lone surrogate (from a YAML escape) come
+    back as they went in."""
+    titles = ("Zorblax \"model\" launched by Acme: café \\ \udcff", "Acme launches the Zorblax model ü")
+    local = {f"/a/{n}.md": [Summary(
+        id=f"https://example.org/{n}/é\ud800", origin="", published=NOW.timestamp() - n * 3600,
+        updated=NOW.timestamp() - n * 3600, title=title, digest="d", topics=("AI",), provider=f"Prövider {n}",
+        link=f"https://example.org/{n}/ü" if n else None,
+        gist=make_gist(title, "Acme launches the Zorblax model to customers in europe"))] for n, title in enumerate(titles)}
+    got = Index().run(local, None, [], RankingSettings(), FilterSettings(), NOW, 3)
+    check(got, reference(local, [], RankingSettings(), FilterSettings(), NOW, 3))
+    (shown,) = got[0]["feeds"]["ai"]
+    assert shown[4][2] == 2 and shown[4][3][0].title in titles

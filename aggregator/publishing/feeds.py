@@ -173,12 +173,11 @@ def _subscriptions(live: list[PlannedFeed]) -> list[PlannedFeed]:
 
 def _digest(doc: FeedDoc, picks: Sequence[Pick], names: Sequence[tuple[str, ...]]) -> str:
     """Changes whenever any rendered byte of the feed could: the program
-    version, the document's metadata, and per item its article's digest
-    and the topics it is listed under."""
+    version, the document's metadata, and per item its article's digest,
+    the topics it is listed under and the story it stands for."""
     h = hashlib.sha256(repr((code_id(), doc)).encode("utf-8", "surrogatepass"))
     for pick, item_names in zip(picks, names, strict=True):
-        story = pick.story
-        told = None if story is None else (story.id, story.first, story.size, tuple(m.digest for m in story.members))
+        told = None if pick.story is None else pick.story.digest
         h.update(repr((pick.item.digest, item_names, told)).encode("utf-8", "surrogatepass"))
     return h.hexdigest()[:32]
 

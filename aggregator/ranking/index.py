@@ -53,9 +53,11 @@ from aggregator.ranking.rows import (
     solo_rows,
 )
 from aggregator.ranking.rules import (
+    Member,
     Pick,
     Ranking,
     day_window,
+    member_of,
 )
 from aggregator.state import codec
 from aggregator.state.store import Schema, ensure_schema
@@ -111,6 +113,11 @@ SCHEMA = Schema("ranking", 3, TABLES, (*_TABLES, *clusters.TABLES, *_COPY_INDEXE
                                        *_DERIVED_INDEXES.values()))
 
 
+def _shown(state: UrlState | None) -> Member | None:
+    """What the other members of its story show of a URL."""
+    return None if state is None or state.item is None else member_of(state.item)
+
+
 class RankIndex:
     """The ranking in the state store (see module docstring).
 
@@ -132,6 +139,7 @@ class RankIndex:
         found = rules.ranking.clusters
         self.clusters = Clusters(conn, stories.Settings(found.threshold, found.window) if found.enabled else None)
         self._changed: set[bytes] = set()  # URLs whose state this run changed (re-clustered)
+        self._restyled: set[bytes] = set()  # those of them whose Member record changed too
         self._seen = bytearray()
 
     def _meta(self, key: str) -> str | None:
@@ -282,8 +290,8 @@ class RankIndex:
         if everything:
             self.clusters.rebuild()
         else:
-            self._stale_topics(self.clusters.update(self._changed))
-        self._dirty, self._changed = set(), set()
+            self._stale_topics(self.clusters.update(self._changed, self._restyled))
+        self._dirty, self._changed, self._restyled = set(), set(), set()
         self._set_meta("rank_latest", repr(latest))
         self._set_meta("rank_key", self._key)
 
@@ -330,6 +338,8 @@ class RankIndex:
             new = self._state(copies) if copies else None
             if old != new:
                 self._changed.add(ident)
+                if _shown(old) != _shown(new):
+                    self._restyled.add(ident)
                 article_id = as_text(ident)
                 changes.replace(ident, encode(old, article_id, self.rules) if old else None,
                                 encode(new, article_id, self.rules) if new else None)

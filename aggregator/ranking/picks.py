@@ -90,14 +90,14 @@ def _pick(extra: bytes) -> Pick:
 
 def stored(picks: Iterable[Pick]) -> list[Any]:
     """Picks as the ``topic_results`` table keeps them (JSON)."""
-    return [[list(p.item), p.topic_keys, None if p.story is None else
-             [p.story.id, p.story.first, p.story.size, [list(m) for m in p.story.members]]] for p in picks]
+    return [[list(p.item), p.topic_keys, None if p.story is None else [*p.story[:3], [list(m) for m in p.story.members],
+                                                                       p.story.digest]] for p in picks]
 
 
 def from_stored(rows: Iterable[Any]) -> Iterator[Pick]:
     for item, topic_keys, story in rows:
         yield Pick(codec.summary_of(item), tuple(topic_keys), None if story is None else Story(
-            story[0], story[1], story[2], tuple(Member._make(m) for m in story[3])))
+            story[0], story[1], story[2], tuple(Member._make(m) for m in story[3]), story[4]))
 
 
 def join_clusters(table: str, where: str) -> str:

@@ -18,6 +18,7 @@ check that the index always ranks as it does.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections import Counter
@@ -41,30 +42,39 @@ def copy_choice(item: Summary, quality: float) -> tuple[float, float, str, str]:
 
 class Member(NamedTuple):
     """What an item shows of another member of its story ("Also covered by",
-    ``_aggregator.cluster.members``), and its digest (the feed's digest
-    changes when it does).  Small: stored results carry many of them."""
+    ``_aggregator.cluster.members``): nothing else, so an edit a reader of
+    the other members' feeds cannot see (an excerpt, a body) leaves their
+    stories, and their stored results, as they are.  Small: stored results
+    carry many of them."""
 
     id: str
     link: str  # the published link
     title: str
     provider: str | None
     published: float  # POSIX seconds
-    digest: str
 
 
 def member_of(item: Summary) -> Member:
-    return Member(item.id, item.link or item.id, item.title, item.provider, item.published, item.digest)
+    return Member(item.id, item.link or item.id, item.title, item.provider, item.published)
 
 
 class Story(NamedTuple):
     """The cluster a published item stands for (:mod:`aggregator.ranking.stories`):
     its fixed id (the earliest member's id) and date (that member's), how
-    many articles it has, and the others to list, newest first."""
+    many articles it has, the others to list, newest first, and a digest of
+    all of it (what a feed's digest takes of it: hashing up to a hundred
+    members per item and feed on every run cost more than the clustering)."""
 
     id: str
     first: float  # the earliest member's publication time (POSIX seconds)
     size: int
     members: tuple[Member, ...]  # the other members, newest first, at most MAX_MEMBERS
+    digest: str
+
+
+def story_of(ident: str, first: float, size: int, members: tuple[Member, ...]) -> Story:
+    told = repr((ident, first, size, members)).encode("utf-8", "surrogatepass")
+    return Story(ident, first, size, members, hashlib.blake2b(told, digest_size=12).hexdigest())
 
 
 MAX_COVERAGE = 8  # listed in an item's HTML ("Also covered by")
