@@ -11,8 +11,10 @@ Each revision is checked out once into ``bench/.cache/ab-<rev>/`` (``git worktre
 with ``PYTHONPATH`` pointing at it from a neutral folder (``python -m`` would otherwise put the
 current folder first on ``sys.path``, and both sides would run the same code); the driver checks
 which ``aggregator`` each side imports. Per repeat, each side runs ``full`` (cold: state and
-output deleted), ``nochange``, ``touch`` (one file edited) and ``add100``; the side that goes
-first alternates. Reported: median wall time and median CPU seconds (user + sys of the whole
+output deleted) and ``nochange``; then, ``--inner`` times, ``touch`` (one file edited) and
+``add100`` on each side in turn, and an unmeasured build that undoes them (the incremental
+scenarios are cheap: more samples of them cost little and set the noise floor); the side that
+goes first alternates. Reported: median wall time and median CPU seconds (user + sys of the whole
 process tree: the driver is a child subreaper, so the fork server and its workers are reaped and
 counted) per scenario, the head/base ratio, and the ratio of each adjacent pair (the machine's
 speed drifts; a pair shares its phase). Raw figures: ``bench/.cache/ab-<timestamp>.json``.
@@ -98,6 +100,11 @@ class Side:
         return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def _show(rep: int, name: str, measured: dict[str, tuple[float, float]]) -> None:
+    shown = ", ".join(f"{n} {w:.2f}s/{c:.2f} CPU-s" for n, (w, c) in measured.items())
+    print(f"#{rep + 1} {name}: {shown} (load {os.getloadavg()[0]:.2f})", flush=True)
+
+
 def _add(corpus: Path, size: int, python: str, seed: int, truth: Path | None) -> Path:
     folder = corpus / "ab-added"
     stories = ["--stories", str(truth)] if truth else []
@@ -112,6 +119,8 @@ def main() -> None:
     parser.add_argument("--head", default="HEAD", help="the revision measured against it (default HEAD)")
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--inner", type=int, default=3,
+                        help="touch/add-100 pairs per cold build (cheap samples: they set the noise floor)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--cache", type=Path, default=BENCH / ".cache")
@@ -127,23 +136,35 @@ def main() -> None:
     touched = newest_file(corpus, args.size)
     runs: dict[str, dict[str, list[tuple[float, float]]]] = {s.name: {n: [] for n in SCENARIOS} for s in sides}
     for rep in range(args.repeat):
-        for side in sides if rep % 2 == 0 else sides[::-1]:
+        order = sides if rep % 2 == 0 else sides[::-1]
+        for side in order:
             side.reset()
             measured = {"full": side.build(), "nochange": side.build()}
+            for name, figures in measured.items():
+                runs[side.name][name].append(figures)
+            _show(rep, side.name, measured)
+        # The incremental scenarios, ``--inner`` times per cold build, each
+        # side in turn right after the other: a pair shares the machine's phase.
+        for inner in range(args.inner):
+            turn = order if inner % 2 == 0 else order[::-1]
+            measured_by = {side.name: {} for side in turn}
             original = touch_article(touched)
             try:
-                measured["touch"] = side.build()
+                for side in turn:
+                    measured_by[side.name]["touch"] = side.build()
                 added = _add(corpus, args.size, args.python, args.seed, truth)
                 try:
-                    measured["add100"] = side.build()
+                    for side in turn:
+                        measured_by[side.name]["add100"] = side.build()
                 finally:
                     shutil.rmtree(added, ignore_errors=True)
             finally:
                 touched.write_bytes(original)
-            for name, figures in measured.items():
-                runs[side.name][name].append(figures)
-            shown = ", ".join(f"{n} {w:.2f}s/{c:.2f} CPU-s" for n, (w, c) in measured.items())
-            print(f"#{rep + 1} {side.name}: {shown} (load {os.getloadavg()[0]:.2f})", flush=True)
+            for side in turn:
+                side.build()  # back to the corpus as generated (not measured)
+                for name, figures in measured_by[side.name].items():
+                    runs[side.name][name].append(figures)
+                _show(rep, side.name, measured_by[side.name])
     print("\n| scenario | base wall | head wall | ratio | base CPU-s | head CPU-s | ratio | paired CPU ratios |")
     print("|---|---|---|---|---|---|---|---|")
     for name in SCENARIOS:
