@@ -251,7 +251,8 @@ def test_story_members_keep_any_text_exactly() -> None:
         id=f"https://example.org/{n}/é\ud800", origin="", published=NOW.timestamp() - n * 3600,
         updated=NOW.timestamp() - n * 3600, title=title, digest="d", topics=("AI",), provider=f"Prövider {n}",
         link=f"https://example.org/{n}/ü" if n else None,
-        gist=make_gist(title, "Acme launches the Zorblax model to customers in europe"))] for n, title in enumerate(titles)}
+        gist=make_gist(title, "Acme launches the Zorblax model to customers in europe"))]
+        for n, title in enumerate(titles)}
     got = Index().run(local, None, [], RankingSettings(), FilterSettings(), NOW, 3)
     check(got, reference(local, [], RankingSettings(), FilterSettings(), NOW, 3))
     (shown,) = got[0]["feeds"]["ai"]
