@@ -12,6 +12,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import feedparser
 import pytest
@@ -21,7 +22,7 @@ from lxml import etree
 from support import Project, article
 
 from aggregator.model import Summary
-from aggregator.ranking import stories
+from aggregator.ranking import candidates, stories
 from aggregator.sources.local.articles import parse_article
 from aggregator.tokens import gist
 from aggregator.urls import canonical_url
@@ -357,12 +358,44 @@ def test_the_fast_verdict_is_the_explained_one(items: list[Summary]) -> None:
 def test_the_clusters_are_the_connected_components_of_every_pair_linked(items: list[Summary]) -> None:
     """The candidates (probes, keys, the window) miss no linked pair: the
     clusters equal the components of the graph of all pairs ``linked`` decides."""
+    assert _clusters(items) == _all_pairs(items, SETTINGS)
+
+
+def _all_pairs(items: list[Summary], chosen: stories.Settings) -> set[frozenset[str]]:
+    """The components of the graph of every pair ``linked`` accepts."""
     sketches = {i.id: stories.sketch(i) for i in items}
     groups = {i: {i} for i in sketches}
     for a, b in itertools.combinations(sorted(sketches), 2):
-        if stories.linked(sketches[a], sketches[b], SETTINGS) and groups[a] is not groups[b]:
+        if stories.linked(sketches[a], sketches[b], chosen) and groups[a] is not groups[b]:
             merged = groups[a] | groups[b]
             for member in merged:
                 groups[member] = merged
-    expected = {frozenset(g) for g in groups.values() if len(g) > 1}
-    assert _clusters(items) == expected
+    return {frozenset(g) for g in groups.values() if len(g) > 1}
+
+
+@settings(max_examples=300, deadline=None)
+@given(_articles(count=30), st.sampled_from([3600.0, 6 * 3600.0, 86400.0, 3 * 86400.0]), st.integers(1, 6))
+def test_streamed_in_time_order_the_clusters_are_the_same(items: list[Summary], window: float,
+                                                          prune_every: int) -> None:
+    """A cold build streams the sketches in (published, id) order and holds
+    only a window either side of the article being linked: the clusters are
+    still the components of every linked pair, whatever the window and
+    however often the old articles are forgotten."""
+    chosen = stories.Settings(SETTINGS.threshold, window)
+    ordered = sorted((stories.sketch(i) for i in items), key=lambda s: (s.published, s.id))
+    with patch.object(candidates, "_PRUNE_EVERY", prune_every):
+        found = stories.components(iter(ordered), chosen, in_order=True)
+    groups: dict[str, set[str]] = defaultdict(set)
+    for ident, cluster in found.items():
+        groups[cluster].add(ident)
+    assert {frozenset(g) for g in groups.values()} == _all_pairs(items, chosen)
+    assert all(cluster == min(g, key=lambda i: (next(s.published for s in ordered if s.id == i), i))
+               for cluster, g in groups.items())
+
+
+def test_a_stream_out_of_time_order_is_refused() -> None:
+    early, late = (stories.sketch(Summary(id=f"https://example.org/{n}", origin="", published=n * 3600.0,
+                                          updated=0.0, title="Acme recalls phone", digest="",
+                                          gist=gist("Acme recalls phone", "Acme recalls phone"))) for n in (1, 2))
+    with pytest.raises(ValueError, match="out of"):
+        stories.components(iter([late, early]), SETTINGS, in_order=True)

@@ -65,10 +65,11 @@ class Clusters:
             return
         # The collector's passes over a growing heap of sketches cost more than
         # making them (measured: 5.2 s against 1.8 s at 100,000 articles).
+        # In (published, id) order (r1 is -published; SQLite sorts only the
+        # ties), so clustering holds a window of sketches, not all of them.
+        rows = self.conn.execute("SELECT state FROM urls WHERE live = 1 ORDER BY r1 DESC, id")
         with memory.paused():
-            sketches = [sketch(_winner(state)) for (state,) in
-                        self.conn.execute("SELECT state FROM urls WHERE live = 1")]
-            found = components(sketches, self.settings)
+            found = components((sketch(_winner(state)) for (state,) in rows), self.settings, in_order=True)
         self.conn.executemany("INSERT INTO clusters VALUES (?, ?)",
                               ((as_bytes(i), as_bytes(c)) for i, c in sorted(found.items())))
 

@@ -43,11 +43,11 @@ import itertools
 import re
 import sys
 import zlib
-from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from aggregator.model import Summary
+from aggregator.ranking import candidates as pairs
 from aggregator.tokens import url_hash, words
 
 KEYS_PER_SET = 3  # smallest hashes of the text words whose pairs are keys (a bottom-k MinHash sketch)
@@ -277,7 +277,7 @@ def linked(a: Sketch, b: Sketch, settings: Settings) -> bool:
     return (alike if p.title_a is title_a else _similarity(p)) >= bar  # no shared topic: the sets as they are
 
 
-def components(sketches: Iterable[Sketch], settings: Settings) -> dict[str, str]:
+def components(sketches: Iterable[Sketch], settings: Settings, *, in_order: bool = False) -> dict[str, str]:
     """Cluster id per article, for every article in a cluster of two or
     more (an article absent from the result is a story of its own): the
     connected components of the links, each named by its earliest member.
@@ -285,9 +285,16 @@ def components(sketches: Iterable[Sketch], settings: Settings) -> dict[str, str]
     Candidates are the pairs within the window that could be linked: one's
     probe among the other's words, or (neither has a probe) a shared key.
     Each is tried once and only while the two are still apart: in a big
-    story most pairs are joined already by the time they come up."""
-    items = sorted(sketches, key=lambda s: (s.published, s.id))
-    parent = list(range(len(items)))
+    story most pairs are joined already by the time they come up.
+
+    ``in_order``: ``sketches`` come in (published, id) order already, as a
+    cold build streams them out of the state file; only the articles within
+    a window either side of the one being linked are then held, so memory
+    follows the window, not the archive (100,000 sketches held at once took
+    300 MB)."""
+    items = iter(sketches) if in_order else iter(sorted(sketches, key=pairs.order))
+    ids: list[str] = []
+    parent: list[int] = []
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -295,63 +302,21 @@ def components(sketches: Iterable[Sketch], settings: Settings) -> dict[str, str]
             x = parent[x]
         return x
 
-    for index, candidates in _candidates(items, settings.window):
-        root_b = find(index)
+    for index, b, candidates, held in pairs.candidates(items, settings.window, ids):
+        parent.extend(range(len(parent), index + 1))  # index is a root: only later articles join it
         for other in candidates:  # any order: components do not depend on it
             root_a = find(other)
-            if root_a != root_b and linked(items[other], items[index], settings):
-                parent[root_a] = root_b
-    groups: dict[int, list[Sketch]] = {}
-    for index, s in enumerate(items):
-        groups.setdefault(find(index), []).append(s)
+            if root_a != index and linked(held[other], b, settings):
+                parent[root_a] = index
+    parent.extend(range(len(parent), len(ids)))
+    groups: dict[int, list[int]] = {}
+    for index in range(len(ids)):
+        groups.setdefault(find(index), []).append(index)
     out: dict[str, str] = {}
     for members in groups.values():
         if len(members) > 1:
-            anchor = members[0].id  # the earliest: items are in (published, id) order
-            for s in members:
-                out[s.id] = anchor
+            anchor = ids[members[0]]  # the earliest: indices follow (published, id) order
+            for index in members:
+                out[ids[index]] = anchor
     return out
 
-
-def _candidates(items: list[Sketch], window: float) -> Iterator[tuple[int, set[int]]]:
-    """Per article of ``items`` (in time order) that has any, the earlier
-    ones within ``window`` that it could be linked to: those whose probe is
-    among its words, those among whose words its probe is, or (neither has
-    a probe) those that share a key with it."""
-    published = [s.published for s in items]
-    moment = published.__getitem__
-    # The articles seen so far (indices, so in time order): under each word
-    # of their text that is some article's probe, under their probe, under
-    # each key.
-    probes = frozenset(s.probe for s in items if s.probe)
-    by_word: dict[str, list[int]] = {}
-    by_probe: dict[str, list[int]] = {}
-    by_key: dict[int, list[int]] = {}
-    for index, b in enumerate(items):
-        earliest = b.published - window
-        candidates: set[int] = set()
-        if b.probe:
-            found = by_word.get(b.probe)
-            if found:
-                candidates.update(found[bisect_left(found, earliest, key=moment):])
-        else:
-            for key in b.keys:
-                found = by_key.get(key)
-                if found is None:
-                    by_key[key] = [index]
-                    continue
-                candidates.update(found[bisect_left(found, earliest, key=moment):])
-                found.append(index)
-        for word in b.text.intersection(probes):  # a few words, not the 20 or so of a text
-            found = by_probe.get(word)
-            if found:
-                candidates.update(found[bisect_left(found, earliest, key=moment):])
-            found = by_word.get(word)
-            if found is None:
-                by_word[word] = [index]
-            else:
-                found.append(index)
-        if b.probe:
-            by_probe.setdefault(b.probe, []).append(index)
-        if candidates:
-            yield index, candidates
