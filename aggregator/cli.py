@@ -2,7 +2,8 @@
 
 Exit codes: 0 everything built · 1 built, but some inputs were skipped or
 failed · 2 fatal (usage, config, nothing built) · 3 another run holds the
-lock.  ``check``: 0 no problem · 1 problems found · 2 fatal.
+lock.  ``check``: 0 no problem · 1 problems found · 2 fatal.  ``watch``: 0
+stopped (SIGTERM, SIGINT) · 2 fatal (usage, a config that does not load at start).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aggregator", description="Ranked per-topic RSS, Atom and JSON feeds.")
     parser.add_argument("--version", action="version", version=f"aggregator {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("build", "build the feeds"), ("check", "parse and validate everything, write nothing")):
+    for name, text in (("build", "build the feeds"), ("check", "parse and validate everything, write nothing"),
+                       ("watch", "build, then rebuild whenever an article or the config changes")):
         cmd = commands.add_parser(name, help=text, description=text)
         cmd.add_argument("-c", "--config", default="config.yaml", help="config file (default: config.yaml)")
         cmd.add_argument("--articles", nargs="+", metavar="DIR", help="article folders (override the config)")
@@ -40,14 +42,19 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--executor", choices=("local", "dask"), default="local", help="where parsing runs")
         cmd.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (with --executor dask)")
         cmd.add_argument("--offline", action="store_true", help="no network: use cached items of remote sources")
-        cmd.add_argument("--report", metavar="FILE", help="write a JSON report of the run")
-        cmd.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                         help="wait this long for another run to finish (default: exit 3 at once)")
+        if name == "watch":
+            cmd.add_argument("--debounce", type=int, default=1000, metavar="MS",
+                             help="gather a burst of changes for at most this long (default 1000)")
+        else:
+            cmd.add_argument("--report", metavar="FILE", help="write a JSON report of the run")
+            cmd.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                             help="wait this long for another run to finish (default: exit 3 at once)")
         verbosity = cmd.add_mutually_exclusive_group()
         verbosity.add_argument("-v", "--verbose", action="store_true", help="list warnings and every source")
         verbosity.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
-        if name == "build":
+        if name in ("build", "watch"):
             cmd.add_argument("--output", metavar="DIR", help="output folder (overrides the config)")
+        if name == "build":
             cmd.add_argument("--rebuild-state", action="store_true",
                              help="delete the state file first and build from the inputs alone")
     explain = commands.add_parser("explain", help="say why an article's copies were merged or kept apart, "
@@ -88,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print("\n".join(printable(line) for line in explain(config, args.url, wait=args.wait)))
             return 0
+        if args.command == "watch":
+            return _watch(args)
         return _build(args, config)
     except LockedError as exc:
         print(f"error: {printable(str(exc))}", file=sys.stderr)
@@ -141,6 +150,24 @@ def _build(args: argparse.Namespace, config: Config) -> int:
         data = json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
         atomic_write(Path(args.report).resolve(), data.encode("utf-8"))
     return report.exit_code
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from aggregator.build.watch import LOCK_WAIT, watch_and_build
+
+    def load(path: Path) -> Config:
+        args.config = str(path)
+        return _config(args)
+
+    executor = make_executor(args.executor, args.workers, args.scheduler, preload=WORKER_MODULES)
+    try:
+        return watch_and_build(
+            Path(args.config), load,
+            lambda config: build(config, now=_now(args.now), executor=executor, offline=args.offline, wait=LOCK_WAIT),
+            lambda report: _print(report, args), lambda line: print(printable(line), file=sys.stderr),
+            debounce=args.debounce)
+    finally:
+        executor.close()
 
 
 def _print(report: Report, args: argparse.Namespace) -> None:
