@@ -169,6 +169,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for name in SCENARIOS:
         base, head = runs["base"][name], runs["head"][name]
+        if not base:
+            continue  # --inner 0: cold builds only
         bw, hw = statistics.median(w for w, _ in base), statistics.median(w for w, _ in head)
         bc, hc = statistics.median(c for _, c in base), statistics.median(c for _, c in head)
         pairs = ", ".join(f"{h[1] / b[1]:.2f}" for b, h in zip(base, head, strict=True))
