@@ -123,7 +123,7 @@ def watch_and_build(config_file: Path, load: Callable[[Path], Config], rebuild: 
                     break
                 except LockedError:
                     continue  # a long cron run: wait again (rebuild waits LOCK_WAIT seconds a time)
-                except AggregatorError as exc:
+                except (AggregatorError, OSError) as exc:  # e.g. a full disk: the next change tries again
                     report(f"error: {exc}")
                     break
         return 0
