@@ -155,8 +155,7 @@ def _build(args: argparse.Namespace, config: Config) -> int:
 def _watch(args: argparse.Namespace) -> int:
     from aggregator.build.watch import LOCK_WAIT, watch_and_build
 
-    def load(path: Path) -> Config:
-        args.config = str(path)
+    def load(_path: Path) -> Config:  # the file of --config, read again
         return _config(args)
 
     executor = make_executor(args.executor, args.workers, args.scheduler, preload=WORKER_MODULES)

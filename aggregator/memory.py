@@ -25,14 +25,11 @@ from contextlib import contextmanager
 def bulk() -> Iterator[None]:
     """Make long-lived acyclic data: the collector is off meanwhile, and
     what exists at the end is frozen out of later collections."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
+    with paused():
+        try:
+            yield
+        finally:
+            gc.freeze()
 
 
 @contextmanager

@@ -27,11 +27,10 @@ from typing import Any
 from aggregator.config import Config
 from aggregator.errors import AggregatorError, ConfigError, LockedError
 from aggregator.report import Report
-from aggregator.sources.local.discover import SUFFIXES
+from aggregator.sources.local.discover import GLOB_CHARS, SUFFIXES
 
 _IDLE_MS = 300  # how soon a new watch is known to be set up (and how often an idle one wakes)
 LOCK_WAIT = 60.0  # seconds a rebuild waits for another run (a cron build) before trying again
-_GLOB = set("*?[")
 
 
 def roots(config: Config, config_file: Path) -> list[Path]:
@@ -41,7 +40,7 @@ def roots(config: Config, config_file: Path) -> list[Path]:
     found: set[Path] = {config_file.resolve().parent}
     for folder in config.article_folders():
         parts = Path(folder.path).parts
-        plain = Path(*[p for p in parts[:next((i for i, p in enumerate(parts) if _GLOB & set(p)), len(parts))]])
+        plain = Path(*[p for p in parts[:next((i for i, p in enumerate(parts) if GLOB_CHARS & set(p)), len(parts))]])
         path = (config.root / plain).resolve()
         while not path.is_dir() and path != path.parent:
             path = path.parent

@@ -40,6 +40,7 @@ class _Ahead:
         self.probes: set[str] = set()  # every probe read so far: a superset of those that matter
         self.last: tuple[float, str] | None = None
         self.done = False
+        self.first = 0  # the oldest article still held
 
     def read_one(self) -> bool:
         """Read one more article (or more, published at the same moment); whether there was one."""
@@ -64,8 +65,9 @@ class _Ahead:
                 self.probes.add(s.probe)
 
     def forget_before(self, index: int) -> None:
-        for old in [i for i in self.held if i < index]:  # the dict keeps them in index order: a short prefix
-            del self.held[old]
+        while self.first < index:
+            del self.held[self.first]
+            self.first += 1
 
 
 _PRUNE_EVERY = 8192  # articles between two prunings of the buckets

@@ -22,7 +22,7 @@ from aggregator.config import ArticleFolder
 from aggregator.model import Problem
 
 SUFFIXES = (".md", ".markdown", ".txt", ".html")
-_GLOB_CHARS = set("*?[")
+GLOB_CHARS = set("*?[")
 _NAME = operator.attrgetter("name")
 
 
@@ -52,7 +52,7 @@ def find(folders: tuple[ArticleFolder, ...], root: Path, problems: list[Problem]
     them (a folder's files in name order, subfolders depth first), each
     once; what cannot be taken goes to ``problems``.  Lazy, so a build
     that parses every file can start parsing with the first folder."""
-    if len(folders) == 1 and not _GLOB_CHARS & set(folders[0].path):
+    if len(folders) == 1 and not GLOB_CHARS & set(folders[0].path):
         yield from _entries(folders[0], root, problems)
         return
     # A file found twice (overlapping folders or globs) is one article file.
@@ -66,7 +66,7 @@ def find(folders: tuple[ArticleFolder, ...], root: Path, problems: list[Problem]
 
 def _entries(folder: ArticleFolder, root: Path, problems: list[Problem]) -> Iterator[Found]:
     pattern = str(root / folder.path)
-    if _GLOB_CHARS & set(folder.path):
+    if GLOB_CHARS & set(folder.path):
         for match in sorted(glob.glob(pattern, recursive=True)):
             path = Path(match)
             if path.is_dir() and not path.is_symlink():
